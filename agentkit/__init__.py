@@ -1,0 +1,37 @@
+"""agentkit: typed tools, function-calling formats and a robust agent loop for open-weight models.
+
+Example:
+    >>> from agentkit import Agent, tool
+    >>> from agentkit.models import ScriptedModel
+    >>> @tool
+    ... def weather(city: str) -> str:
+    ...     '''Current weather in a city.'''
+    ...     return f"sunny in {city}"
+    >>> model = ScriptedModel(['[{"name": "weather", "arguments": {"city": "Oslo"}}]', "Sunny."])
+    >>> Agent(model, tools=[weather]).run("Weather in Oslo?").tool_calls[0].result
+    'sunny in Oslo'
+"""
+
+from agentkit.agent import Agent, RunResult
+from agentkit.errors import AgentkitError
+from agentkit.messages import CallError, ChatMessage, Message, ToolCall, ToolCallRecord, Usage
+from agentkit.tools import RunContext, Tool, Toolbox, serialize_result, tool
+
+__all__ = [
+    "Agent",
+    "AgentkitError",
+    "CallError",
+    "ChatMessage",
+    "Message",
+    "RunContext",
+    "RunResult",
+    "Tool",
+    "ToolCall",
+    "ToolCallRecord",
+    "Toolbox",
+    "Usage",
+    "serialize_result",
+    "tool",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""Errors raised by agentkit.
+
+Every exception agentkit raises derives from `AgentkitError`:
+
+```
+AgentkitError
+├── ToolDefinitionError        a function cannot become a tool (bad signature, bad schema)
+├── ModelError                 a backend failed (server error, scripted replies used up)
+│   └── ModelNotAvailableError a local model or its package is missing
+├── UsageError                 the API was called the wrong way (e.g. `run` inside a running loop)
+├── AgentRunError              a run ended without a final answer
+│   ├── MaxStepsExceeded       `max_steps` model turns without a final answer
+│   └── RetriesExhausted       more failed turns in a row than `max_retries` (carries `.errors`)
+└── GuardrailTripped           a guardrail blocked the run (carries `.verdict`)
+    ├── InputGuardrailTripped  ... on the user's input
+    └── OutputGuardrailTripped ... on the final answer
+```
+
+Mistakes of the model (unparseable replies, unknown tools, invalid arguments, tool exceptions)
+are not exceptions here: they are data (`agentkit.CallError`) sent back to the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agentkit.guardrails import Verdict
+    from agentkit.messages import CallError
+
+__all__ = [
+    "AgentRunError",
+    "AgentkitError",
+    "GuardrailTripped",
+    "InputGuardrailTripped",
+    "MaxStepsExceeded",
+    "ModelError",
+    "ModelNotAvailableError",
+    "OutputGuardrailTripped",
+    "RetriesExhausted",
+    "ToolDefinitionError",
+    "UsageError",
+]
+
+
+class AgentkitError(Exception):
+    """Root of every exception agentkit raises."""
+
+
+class ToolDefinitionError(AgentkitError, TypeError):
+    """A function or a JSON description cannot be turned into a tool."""
+
+
+class ModelError(AgentkitError):
+    """A model backend failed to produce a reply."""
+
+
+class ModelNotAvailableError(ModelError):
+    """A local model, or the package that ships it, is not installed."""
+
+
+class UsageError(AgentkitError):
+    """The API was used in a way that cannot work."""
+
+
+class AgentRunError(AgentkitError):
+    """A run ended without a final answer."""
+
+
+class MaxStepsExceeded(AgentRunError):
+    """The model took `max_steps` turns without giving a final answer."""
+
+    def __init__(self, max_steps: int) -> None:
+        super().__init__(f"no final answer after {max_steps} model turns (max_steps={max_steps})")
+        self.max_steps = max_steps
+
+
+class RetriesExhausted(AgentRunError):
+    """More failed turns in a row than `max_retries` allows.
+
+    Attributes:
+        errors: the errors of the failed turns, oldest first.
+    """
+
+    def __init__(self, errors: Sequence[CallError], max_retries: int) -> None:
+        last = errors[-1].message if errors else "unknown error"
+        super().__init__(
+            f"{len(errors)} failed turns in a row (max_retries={max_retries}); last error: {last}"
+        )
+        self.errors = list(errors)
+        self.max_retries = max_retries
+
+
+class GuardrailTripped(AgentkitError):
+    """A guardrail blocked the run.
+
+    Attributes:
+        verdict: the blocking `Verdict`.
+    """
+
+    stage = "guardrail"
+
+    def __init__(self, verdict: Verdict) -> None:
+        reason = f": {verdict.reason}" if verdict.reason else ""
+        super().__init__(f"{self.stage} blocked{reason}")
+        self.verdict = verdict
+
+
+class InputGuardrailTripped(GuardrailTripped):
+    """An input guardrail blocked the user's message."""
+
+    stage = "input guardrail"
+
+
+class OutputGuardrailTripped(GuardrailTripped):
+    """An output guardrail blocked the final answer."""
+
+    stage = "output guardrail"

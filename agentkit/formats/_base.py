@@ -1,0 +1,165 @@
+"""The `ToolFormat` interface: how one model family writes tools, calls and results as chat text."""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Collection, Sequence
+from typing import Any, Literal
+
+from agentkit.formats._parse import ParsedReply, parse_reply
+from agentkit.messages import ChatMessage, Message, ToolCall
+from agentkit.tools import Tool
+
+__all__ = ["ToolChoice", "ToolFormat"]
+
+ToolChoice = Literal["auto", "required", "none"] | str
+"""`"auto"` (call or answer), `"required"` (must call), `"none"` (text only), or a tool name."""
+
+ResultRole = Literal["tool", "user"]
+
+
+def dumps(value: Any) -> str:
+    """JSON as the formats write it: `json.dumps` spacing, non-ASCII kept."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+class ToolFormat(ABC):
+    """A dialect of function calling.
+
+    A format renders a provider-neutral transcript into chat messages for a chat template
+    (the function list in the system prompt, calls written as text, results under the configured
+    role), parses completion text back into prose, calls and parse errors, and states the JSON
+    schema of a valid call payload for constrained decoding.
+
+    Args:
+        result_role: how tool results go back: `"tool"` (a ChatML `tool` turn) or `"user"`
+            (a user turn prefixed by `result_prefix`).
+        max_calls: the most calls one reply may hold, in the reply schema.
+    """
+
+    name: str = "base"
+    result_prefix: str = "FUNCTION RESPONSE:"
+    stop: tuple[str, ...] = ()
+
+    def __init__(self, *, result_role: ResultRole = "tool", max_calls: int = 4) -> None:
+        if result_role not in ("tool", "user"):
+            raise ValueError(f"result_role must be 'tool' or 'user', got {result_role!r}")
+        if max_calls < 1:
+            raise ValueError(f"max_calls must be at least 1, got {max_calls}")
+        self.result_role: ResultRole = result_role
+        self.max_calls = max_calls
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(result_role={self.result_role!r})"
+
+    # -- the parts each dialect defines ------------------------------------------------------------
+    @abstractmethod
+    def tools_prompt(self, tools: Sequence[Tool]) -> str:
+        """The system-prompt text that lists the tools and says how to call them."""
+
+    @abstractmethod
+    def render_calls(self, calls: Sequence[ToolCall]) -> str:
+        """The assistant's calls written as the model writes them."""
+
+    @abstractmethod
+    def render_result(self, result: Message) -> str:
+        """One tool result as text."""
+
+    @abstractmethod
+    def reply_schema(
+        self, tools: Sequence[Tool], *, tool_choice: ToolChoice = "auto"
+    ) -> dict[str, Any] | None:
+        """JSON schema of the call payload the model writes (None when no call is allowed)."""
+
+    @property
+    @abstractmethod
+    def call_example(self) -> str:
+        """How a call looks in this format, for error messages."""
+
+    # -- shared behaviour ------------------------------------------------------------------------
+    def parse(self, text: str, *, tool_names: Collection[str] = ()) -> ParsedReply:
+        """Split a completion into prose, calls and parse errors."""
+        return parse_reply(text, tool_names=tool_names)
+
+    def output_prompt(self, schema: dict[str, Any]) -> str:
+        """The instruction that states the schema of a structured final answer."""
+        return (
+            "When you give your final answer, reply with only a JSON object that matches this "
+            f"JSON schema: {dumps(schema)}"
+        )
+
+    def call_schema(
+        self, tools: Sequence[Tool], *, tool_choice: ToolChoice = "auto"
+    ) -> dict[str, Any] | None:
+        """JSON schema of one call object `{"name": ..., "arguments": {...}}`, allowed tools only."""
+        if tool_choice == "none":
+            return None
+        allowed = [t for t in tools if tool_choice in ("auto", "required") or t.name == tool_choice]
+        if not allowed:
+            return None
+        variants = [
+            {
+                "type": "object",
+                "properties": {"name": {"const": t.name}, "arguments": t.parameters},
+                "required": ["name", "arguments"],
+                "additionalProperties": False,
+            }
+            for t in allowed
+        ]
+        return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+    def render(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[Tool],
+        *,
+        output_schema: dict[str, Any] | None = None,
+    ) -> list[ChatMessage]:
+        """Render a transcript as the chat messages a template receives."""
+        system_parts: list[str] = []
+        rest = list(messages)
+        if rest and rest[0].role == "system":
+            system_parts.append(rest.pop(0).content)
+        if tools:
+            system_parts.append(self.tools_prompt(tools))
+        if output_schema is not None:
+            system_parts.append(self.output_prompt(output_schema))
+        out: list[ChatMessage] = []
+        if system_parts:
+            out.append(ChatMessage("system", "\n\n".join(p for p in system_parts if p)))
+        pending: list[Message] = []
+        for msg in rest:
+            if msg.role == "tool":
+                pending.append(msg)
+                continue
+            if pending:
+                out.extend(self.render_results(pending))
+                pending = []
+            out.append(self.render_message(msg))
+        if pending:
+            out.extend(self.render_results(pending))
+        return out
+
+    def render_message(self, msg: Message) -> ChatMessage:
+        """A system, user or assistant message (never with empty content for calls)."""
+        if msg.role == "assistant" and msg.tool_calls:
+            calls = self.render_calls(msg.tool_calls)
+            text = f"{msg.content}\n{calls}" if msg.content.strip() else calls
+            return ChatMessage("assistant", text)
+        return ChatMessage(msg.role, msg.content)
+
+    def render_results(self, results: Sequence[Message]) -> list[ChatMessage]:
+        """The results of one turn's calls, under the configured role."""
+        if self.result_role == "tool":
+            return [ChatMessage("tool", self.render_result(r)) for r in results]
+        body = "\n".join(self.render_result(r) for r in results)
+        return [ChatMessage("user", f"{self.result_prefix}\n{body}")]
+
+    def error_prompt(self, problems: Sequence[str], *, show_syntax: bool = False) -> str:
+        """The retry message for a reply that could not be acted on."""
+        listed = "\n".join(f"- {p}" for p in problems)
+        syntax = (
+            f"\nWrite function calls exactly like this: {self.call_example}" if show_syntax else ""
+        )
+        return f"Your last reply could not be used:\n{listed}{syntax}\nFix this and reply again."

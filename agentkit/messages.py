@@ -1,0 +1,186 @@
+"""Provider-neutral, serialisable messages and the records a run keeps.
+
+`Message` is what a transcript is made of: it round-trips through `model_dump_json` /
+`model_validate_json`, so a run's messages can be stored and passed as the prompt of a later run.
+`ChatMessage` is what a chat template receives after a `ToolFormat` rendered the transcript.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, TypeAdapter
+
+__all__ = [
+    "CallError",
+    "ChatMessage",
+    "ErrorKind",
+    "Message",
+    "Role",
+    "ToolCall",
+    "ToolCallRecord",
+    "Usage",
+    "messages_adapter",
+]
+
+Role = Literal["system", "user", "assistant", "tool"]
+ErrorKind = Literal[
+    "parse", "unknown_tool", "invalid_arguments", "repeated_call", "invalid_output", "tool_error"
+]
+
+
+def new_call_id() -> str:
+    """Return a short unique id for a tool call."""
+    return "call_" + uuid.uuid4().hex[:12]
+
+
+class ToolCall(BaseModel):
+    """One call the model asked for: a tool name and its (unvalidated) arguments."""
+
+    name: str
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    id: str = Field(default_factory=new_call_id)
+
+
+class Message(BaseModel):
+    """One message of a transcript.
+
+    Attributes:
+        role: `"system"`, `"user"`, `"assistant"` or `"tool"`.
+        content: the text of the message (never None).
+        tool_calls: the calls an assistant message carries.
+        tool_call_id: the call a `"tool"` message answers.
+        name: the tool's name, on `"tool"` messages.
+        is_error: a `"tool"` message, or a `"user"` retry message, that reports an error.
+
+    Example:
+        >>> Message.user("What is 2 + 2?").role
+        'user'
+    """
+
+    role: Role
+    content: str = ""
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
+
+    @classmethod
+    def system(cls, content: str) -> Message:
+        """A system message."""
+        return cls(role="system", content=content)
+
+    @classmethod
+    def user(cls, content: str) -> Message:
+        """A user message."""
+        return cls(role="user", content=content)
+
+    @classmethod
+    def assistant(cls, content: str = "", tool_calls: list[ToolCall] | None = None) -> Message:
+        """An assistant message, with the calls it made."""
+        return cls(role="assistant", content=content, tool_calls=tool_calls or [])
+
+    @classmethod
+    def tool(cls, content: str, *, call_id: str, name: str, is_error: bool = False) -> Message:
+        """The result of one tool call."""
+        return cls(role="tool", content=content, tool_call_id=call_id, name=name, is_error=is_error)
+
+
+messages_adapter: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
+"""Serialises a whole transcript: `messages_adapter.dump_json(msgs)` / `.validate_json(data)`."""
+
+
+class ChatMessage(dict[str, str]):
+    """A rendered chat message, as a chat template receives it: `{"role": ..., "content": ...}`.
+
+    It is a plain `dict` (so it goes straight into `tokenizer.apply_chat_template`) whose keys can
+    also be read as attributes. The role is any string: templates such as ChatML print it verbatim.
+    """
+
+    def __init__(self, role: str, content: str) -> None:
+        super().__init__(role=role, content=content)
+
+    @property
+    def role(self) -> str:
+        """The role, e.g. `"system"` or `"tool"`."""
+        return self["role"]
+
+    @property
+    def content(self) -> str:
+        """The text."""
+        return self["content"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallError:
+    """Why a model turn could not be acted on; the message is what the model is told.
+
+    Attributes:
+        kind: `"parse"`, `"unknown_tool"`, `"invalid_arguments"`, `"repeated_call"`,
+            `"invalid_output"` or `"tool_error"`.
+        message: a precise description, addressed to the model.
+        tool: the tool concerned, if any.
+    """
+
+    kind: ErrorKind
+    message: str
+    tool: str | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(slots=True)
+class ToolCallRecord:
+    """A call the model made during a run, and what came of it.
+
+    Attributes:
+        id: the call id.
+        name: the tool name, as the model wrote it (or as repaired).
+        arguments: the arguments as the model gave them.
+        result: the tool's return value (None if it failed or did not run).
+        error: why the call failed, or None.
+        content: the text the model saw as the result.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+    result: Any = None
+    error: str | None = None
+    content: str = ""
+
+
+@dataclass(slots=True)
+class Usage:
+    """What a run consumed.
+
+    Attributes:
+        model_turns: model replies requested.
+        failed_turns: replies that could not be acted on (each one answered with a retry).
+        tool_calls: tool executions.
+        prompt_tokens: prompt tokens the model read, where the backend knows them.
+        prefilled_tokens: prompt tokens actually computed (less than `prompt_tokens` when a
+            backend reuses its KV cache).
+        completion_tokens: tokens generated, where the backend knows them.
+    """
+
+    model_turns: int = 0
+    failed_turns: int = 0
+    tool_calls: int = 0
+    prompt_tokens: int = 0
+    prefilled_tokens: int = 0
+    completion_tokens: int = 0
+    details: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def retries(self) -> int:
+        """Alias of `failed_turns`: each failed turn is retried."""
+        return self.failed_turns
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
