@@ -3,11 +3,13 @@
 from agentkit.formats._base import ToolChoice, ToolFormat
 from agentkit.formats._parse import ParsedReply, parse_reply
 from agentkit.formats.hermes import HermesFormat
+from agentkit.formats.smollm import SmolLM2Format
 from agentkit.formats.stablelm import StableLMFormat
 
 __all__ = [
     "HermesFormat",
     "ParsedReply",
+    "SmolLM2Format",
     "StableLMFormat",
     "ToolChoice",
     "ToolFormat",

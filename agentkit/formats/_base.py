@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
+from agentkit.formats._grammar import reply_grammar
 from agentkit.formats._parse import ParsedReply, parse_reply
 from agentkit.messages import ChatMessage, Message, ToolCall
 from agentkit.tools import Tool
@@ -41,6 +42,8 @@ class ToolFormat(ABC):
     name: str = "base"
     result_prefix: str = "FUNCTION RESPONSE:"
     stop: tuple[str, ...] = ()
+    call_open: str = ""
+    call_close: str = ""
 
     def __init__(self, *, result_role: ResultRole = "tool", max_calls: int = 4) -> None:
         if result_role not in ("tool", "user"):
@@ -108,6 +111,27 @@ class ToolFormat(ABC):
             for t in allowed
         ]
         return variants[0] if len(variants) == 1 else {"anyOf": variants}
+
+    def grammar(
+        self,
+        tools: Sequence[Tool],
+        *,
+        tool_choice: ToolChoice = "auto",
+        output_schema: dict[str, Any] | None = None,
+    ) -> str:
+        """The grammar of a valid reply (llguidance Lark), for constrained decoding.
+
+        `"auto"`: a call or a final answer; `"required"` or a tool name: a call; `"none"`: a
+        final answer only. A final answer is JSON of `output_schema` when one is given.
+        """
+        payload = self.reply_schema(tools, tool_choice=tool_choice) if tools else None
+        return reply_grammar(
+            payload,
+            call_open=self.call_open,
+            call_close=self.call_close,
+            allow_text=tool_choice in ("auto", "none") or payload is None,
+            output_schema=output_schema,
+        )
 
     def render(
         self,

@@ -24,6 +24,8 @@ class HermesFormat(ToolFormat):
     name = "hermes"
     stop = ("<|im_end|>",)
     result_prefix = ""
+    call_open = "<tool_call>\n"
+    call_close = "\n</tool_call>"
 
     def tools_prompt(self, tools: Sequence[Tool]) -> str:
         """The Hermes/Qwen tool system prompt."""

@@ -1,0 +1,91 @@
+"""Grammars of valid replies, for constrained decoding (llguidance's Lark dialect).
+
+A reply is either a final answer (free text, or JSON for a structured `output_type`) or a call
+payload wrapped as the format writes it. JSON is laid out with `json.dumps` spacing (flexible
+whitespace lets small models copy the indentation of the tool list) and strings and arrays are
+bounded (unbounded, small models ramble or repeat a call until the token limit).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+__all__ = ["MAX_ARRAY_ITEMS", "MAX_STRING_LENGTH", "bounded_schema", "json_rule", "reply_grammar"]
+
+MAX_STRING_LENGTH = 200
+MAX_ARRAY_ITEMS = 16
+MAX_INTEGER = 10**15
+_JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of `schema` with bounds on free strings, integers and arrays."""
+    out = copy.deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        kind = node.get("type")
+        free = not any(k in node for k in ("enum", "const", "maxLength", "pattern", "format"))
+        if kind == "string" and free:
+            node["maxLength"] = MAX_STRING_LENGTH
+        if kind == "integer" and "maximum" not in node and "exclusiveMaximum" not in node:
+            node["maximum"] = MAX_INTEGER
+        if kind == "integer" and "minimum" not in node and "exclusiveMinimum" not in node:
+            node["minimum"] = -MAX_INTEGER
+        if kind == "array" and "maxItems" not in node:
+            node["maxItems"] = MAX_ARRAY_ITEMS
+        for key, value in node.items():
+            if key not in ("enum", "const", "default", "examples"):
+                walk(value)
+
+    walk(out)
+    return out
+
+
+def json_rule(schema: dict[str, Any]) -> str:
+    """A Lark `%json` item for `schema`, compact and bounded."""
+    body = {**bounded_schema(schema), "x-guidance": _JSON_OPTIONS}
+    return "%json " + json.dumps(body, ensure_ascii=False)
+
+
+def reply_grammar(
+    payload: dict[str, Any] | None,
+    *,
+    call_open: str = "",
+    call_close: str = "",
+    allow_text: bool = True,
+    output_schema: dict[str, Any] | None = None,
+) -> str:
+    """The Lark grammar of a reply.
+
+    Args:
+        payload: schema of the call payload (None: no call allowed).
+        call_open: text before the payload (e.g. `<tool_call>`), may be empty.
+        call_close: text after it.
+        allow_text: a final answer may be given instead of a call.
+        output_schema: the final answer must be JSON of this schema instead of free text.
+    """
+    alternatives = []
+    rules = []
+    if payload is not None:
+        wrap_open = f"{json.dumps(call_open)} " if call_open else ""
+        wrap_close = f" {json.dumps(call_close)}" if call_close else ""
+        rules.append(f"call: {wrap_open}{json_rule(payload)}{wrap_close}")
+        alternatives.append("call")
+    if allow_text or payload is None:
+        if output_schema is not None:
+            rules.append(f"answer: {json_rule(output_schema)}")
+        else:
+            # A final answer must not start like a call: that is what makes the choice explicit.
+            first = "".join(sorted({"[", "{", "<", *call_open[:1]}))
+            escaped = "".join("\\" + ch if ch in "[]\\^-" else ch for ch in first)
+            rules.append(f"answer: TEXT\nTEXT: /[^{escaped}\\s](?s:.)*/")
+        alternatives.append("answer")
+    return "start: " + " | ".join(alternatives) + "\n" + "\n".join(rules) + "\n"

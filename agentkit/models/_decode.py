@@ -1,0 +1,173 @@
+"""The token loop of local generation: prefill with KV-cache reuse, constrained sampling, stops.
+
+A plain loop rather than `model.generate`: one place that reuses the KV cache of earlier turns
+(longest common token prefix, recomputed where the prompt diverges), applies the grammar's token
+mask, streams text and honours cancellation.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Collection, Sequence
+from typing import Any
+
+from agentkit.errors import ModelError
+
+__all__ = ["common_prefix", "decode", "grammar_tokenizer", "make_matcher"]
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token lists."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def grammar_tokenizer(tokenizer: Any, stop_ids: list[int]) -> Any:
+    """llguidance's view of a transformers tokenizer; `stop_ids` end a reply."""
+    try:
+        import llguidance.hf
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ModelError(
+            "constrained decoding needs llguidance: pip install llguidance "
+            "(or build the model with constrained=False)"
+        ) from exc
+    return llguidance.hf.from_tokenizer(tokenizer, eos_token=stop_ids)
+
+
+def make_matcher(tokenizer: Any, grammar: str) -> Any:
+    """A fresh matcher for one reply."""
+    import llguidance
+
+    matcher = llguidance.LLMatcher(tokenizer, grammar, log_level=0)
+    if matcher.is_error():
+        raise ModelError(f"invalid reply grammar: {matcher.get_error()}")
+    return matcher
+
+
+class _Masker:
+    """Applies a matcher's allowed-token bitmask to logits with plain torch and numpy."""
+
+    def __init__(self, matcher: Any, vocab_size: int) -> None:
+        import numpy as np
+
+        self.matcher = matcher
+        self.words = np.zeros((vocab_size + 31) // 32, dtype=np.int32)
+        self.np = np
+
+    def apply(self, logits: Any) -> None:
+        import torch
+
+        np = self.np
+        self.matcher.unsafe_compute_mask_ptr(self.words.ctypes.data, self.words.nbytes)
+        bits = np.unpackbits(self.words.view(np.uint8), bitorder="little").astype(bool)
+        allowed = torch.from_numpy(bits)
+        n = min(logits.shape[-1], allowed.shape[0])
+        logits[n:] = float("-inf")
+        logits[:n].masked_fill_(~allowed[:n], float("-inf"))
+
+
+def _pick(logits: Any, temperature: float) -> int:
+    import torch
+
+    if temperature <= 0:
+        return int(torch.argmax(logits).item())
+    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    return int(torch.multinomial(probs, 1).item())
+
+
+def _crop(cache: Any, length: int) -> None:
+    """Cut a cache back to its first `length` tokens (transformers 5 takes a negative count)."""
+    extra = int(cache.get_seq_length()) - length
+    if extra > 0:
+        cache.crop(-extra)
+
+
+def _prefill(model: Any, prompt: list[int], tokens: list[int] | None, cache: Any) -> tuple[Any, Any, int]:
+    """Run the prompt through the model, reusing a cache that shares a prefix with it."""
+    import torch
+    from transformers import DynamicCache
+
+    reuse = 0
+    if tokens is not None and cache is not None:
+        reuse = min(common_prefix(tokens, prompt), len(prompt) - 1)
+        if reuse > 0:
+            _crop(cache, reuse)
+    if reuse <= 0:
+        cache = DynamicCache(config=model.config)
+        reuse = 0
+    ids = torch.tensor([prompt[reuse:]], device=model.device)
+    logits = model(input_ids=ids, past_key_values=cache, use_cache=True).logits[0, -1]
+    return logits.float().cpu(), cache, len(prompt) - reuse
+
+
+def decode(
+    model: Any,
+    tokenizer: Any,
+    prompt: list[int],
+    *,
+    session_tokens: list[int] | None,
+    session_cache: Any,
+    stop_ids: Collection[int],
+    stop_strings: Sequence[str],
+    matcher: Any,
+    max_new_tokens: int,
+    temperature: float,
+    on_text: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[dict[str, Any], Any, list[int]]:
+    """Generate one reply.
+
+    Returns:
+        The generation's fields (text, token counts, finish reason), the KV cache, and the tokens
+        the cache now holds.
+    """
+    import torch
+
+    masker = _Masker(matcher, len(tokenizer)) if matcher is not None else None
+    generated: list[int] = []
+    text = ""
+    finish = "length"
+    with torch.inference_mode():
+        logits, cache, prefilled = _prefill(model, prompt, session_tokens, session_cache)
+        fed = list(prompt)
+        for _ in range(max_new_tokens):
+            if cancel is not None and cancel.is_set():
+                finish = "cancelled"
+                break
+            if masker is not None:
+                masker.apply(logits)
+            token = _pick(logits, temperature)
+            if matcher is not None and not matcher.consume_token(token):
+                raise ModelError(f"the grammar rejected token {token}: {matcher.get_error()}")
+            if token in stop_ids:
+                finish = "stop"
+                break
+            generated.append(token)
+            new_text = tokenizer.decode(generated, skip_special_tokens=True)
+            if not new_text.endswith("\ufffd"):
+                delta, text = new_text[len(text) :], new_text
+                if delta and on_text is not None:
+                    on_text(delta)
+            cut = min((i for s in stop_strings if (i := text.find(s)) >= 0), default=-1)
+            if cut >= 0:
+                text, finish = text[:cut], "stop"
+                break
+            if matcher is not None and matcher.is_stopped():
+                finish = "stop"
+                break
+            ids = torch.tensor([[token]], device=model.device)
+            out = model(input_ids=ids, past_key_values=cache, use_cache=True)
+            logits = out.logits[0, -1].float().cpu()
+            fed.append(token)
+    result = {
+        "text": text if finish == "stop" else tokenizer.decode(generated, skip_special_tokens=True),
+        "prompt_tokens": len(prompt),
+        "prefilled_tokens": prefilled,
+        "completion_tokens": len(generated),
+        "finish_reason": finish,
+        "tokens": generated,
+    }
+    return result, cache, fed

@@ -1,0 +1,478 @@
+"""Framework overhead per agent step, and import time, against three agent frameworks.
+
+Every framework runs the same 10-step script with a scripted model (no LLM): nine calls of a
+trivial `add(a, b)` tool, then a final answer. What is timed is therefore only the framework's
+own work per step: render/bookkeep the transcript, parse or accept the calls, validate the
+arguments, dispatch the tool, record the result. Setup (building agents, tools and scripted
+models) is outside the timed region.
+
+Anchors, each skipped with "not installed" when missing (so this also runs in agentkit's own
+environment): smolagents (`ToolCallingAgent`, logging off), pydantic-ai (`FunctionModel`) and
+openai-agents (`agents.testing.ScriptedModel`, tracing off; plus a minimal fake `Model` that
+skips the test double's deep copies, as a lower bound for that framework).
+
+Import time: `import X` in a fresh interpreter, the median over several runs, minus the median of
+a bare interpreter start; `-X importtime`'s cumulative figure for the top package is shown too.
+
+Usage:
+    python bench/overhead.py                 # full run (about a minute on 2 cores)
+    python bench/overhead.py --quick         # fewer repetitions
+    python bench/overhead.py --json out.json # also write the figures as JSON
+
+Frameworks compared here are benchmark-only requirements (bench/requirements.txt); they are never
+agentkit dependencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import importlib.util
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+N_CALLS = 9  # tool-call steps; the 10th step is the final answer
+N_STEPS = N_CALLS + 1
+PROMPT = "Add up the pairs, one call at a time, then say you are done."
+FINAL = "All pairs added."
+
+
+def call_args(step: int) -> dict[str, int]:
+    """Distinct arguments per step (agentkit refuses a call repeated a third time)."""
+    return {"a": step, "b": step + 1}
+
+
+def add(a: int, b: int) -> int:
+    """Add two integers.
+
+    Args:
+        a: the first addend.
+        b: the second addend.
+    """
+    return a + b
+
+
+@dataclass
+class Bench:
+    """One framework's timed run: `prepare` (untimed) then `run` (timed, sync or async)."""
+
+    name: str
+    run: Callable[[], Any]
+    is_async: bool
+    check: Callable[[Any], None]
+    prepare: Callable[[], None] = lambda: None
+    note: str = ""
+    anchor: bool = True
+    times: list[float] = field(default_factory=list)
+
+
+# -- agentkit ------------------------------------------------------------------------------------
+def agentkit_benches() -> list[Bench]:
+    from agentkit import Agent, tool
+    from agentkit.models import ScriptedModel
+
+    script = [json.dumps([{"name": "add", "arguments": call_args(i)}]) for i in range(N_CALLS)]
+    script.append(FINAL)
+    # A callable reply serves any number of runs: the request says which step it is.
+    model = ScriptedModel(lambda request: script[request.step])
+    agent = Agent(model, tools=[tool(add)], max_steps=20)
+
+    def check(result: Any) -> None:
+        assert result.output == FINAL, result.output
+        assert [r.result for r in result.tool_calls] == [2 * i + 1 for i in range(N_CALLS)]
+
+    def forget_requests() -> None:
+        model.requests.clear()  # the model records every request; keep memory flat
+
+    return [
+        Bench("agentkit", lambda: agent.run_async(PROMPT), True, check, forget_requests,
+              note="run_async", anchor=False),
+        Bench("agentkit (sync run)", lambda: agent.run(PROMPT), False, check, forget_requests,
+              note="run(): + asyncio.run per call", anchor=False),
+    ]  # fmt: skip
+
+
+# -- smolagents ----------------------------------------------------------------------------------
+def smolagents_benches() -> list[Bench]:
+    from smolagents import ToolCallingAgent, tool
+    from smolagents.models import (
+        ChatMessage,
+        ChatMessageToolCall,
+        ChatMessageToolCallFunction,
+        MessageRole,
+        Model,
+    )
+    from smolagents.monitoring import LogLevel
+
+    class Scripted(Model):
+        """Returns native tool calls (no text parsing), one script line per call."""
+
+        def __init__(self) -> None:
+            super().__init__(model_id="scripted")
+            self.step = 0
+
+        def generate(self, messages: Any, **kwargs: Any) -> ChatMessage:
+            step, self.step = self.step, self.step + 1
+            if step < N_CALLS:
+                name, arguments = "add", call_args(step)
+            else:
+                name, arguments = "final_answer", {"answer": FINAL}
+            call = ChatMessageToolCall(
+                function=ChatMessageToolCallFunction(name=name, arguments=arguments),
+                id=f"call_{step}",
+                type="function",
+            )
+            return ChatMessage(role=MessageRole.ASSISTANT, content=None, tool_calls=[call])
+
+    model = Scripted()
+    agent = ToolCallingAgent(
+        tools=[tool(add)], model=model, max_steps=20, verbosity_level=LogLevel.OFF
+    )
+
+    def reset() -> None:
+        model.step = 0
+
+    def check(output: Any) -> None:
+        assert output == FINAL, output
+        assert model.step == N_STEPS
+
+    return [Bench("smolagents", lambda: agent.run(PROMPT), False, check, reset,
+                  note="ToolCallingAgent, LogLevel.OFF")]  # fmt: skip
+
+
+# -- pydantic-ai ---------------------------------------------------------------------------------
+def pydantic_ai_benches() -> list[Bench]:
+    from pydantic_ai import Agent
+    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
+    from pydantic_ai.models.function import AgentInfo, FunctionModel
+
+    def reply(messages: list[Any], info: AgentInfo) -> ModelResponse:
+        step = sum(isinstance(m, ModelResponse) for m in messages)
+        if step < N_CALLS:
+            part = ToolCallPart("add", call_args(step), tool_call_id=f"call_{step}")
+            return ModelResponse(parts=[part])
+        return ModelResponse(parts=[TextPart(FINAL)])
+
+    agent = Agent(FunctionModel(reply), tools=[add])
+
+    def check(result: Any) -> None:
+        assert result.output == FINAL, result.output
+
+    return [Bench("pydantic-ai", lambda: agent.run(PROMPT), True, check, note="FunctionModel")]
+
+
+# -- openai-agents -------------------------------------------------------------------------------
+def openai_agents_benches() -> list[Bench]:
+    from agents import Agent, ModelResponse, RunConfig, Runner, function_tool
+    from agents import Model as AgentsModel
+    from agents import set_tracing_disabled
+    from agents.usage import Usage
+
+    set_tracing_disabled(True)
+    try:
+        from agents.testing import ScriptedModel, assistant_message, function_call
+    except ImportError:  # older releases: no public test model; use the minimal one only
+        ScriptedModel = None  # type: ignore[assignment,misc]  # noqa: N806
+        from openai.types.responses import (
+            ResponseFunctionToolCall,
+            ResponseOutputMessage,
+            ResponseOutputText,
+        )
+
+        def function_call(name: str, arguments: dict[str, Any], *, call_id: str) -> Any:
+            return ResponseFunctionToolCall(
+                id=call_id, call_id=call_id, type="function_call", name=name,
+                arguments=json.dumps(arguments),
+            )  # fmt: skip
+
+        def assistant_message(text: str) -> Any:
+            content = [ResponseOutputText(text=text, type="output_text", annotations=[])]
+            return ResponseOutputMessage(
+                id="msg", type="message", role="assistant", status="completed", content=content
+            )
+
+    outputs = [[function_call("add", call_args(i), call_id=f"call_{i}")] for i in range(N_CALLS)]
+    outputs.append([assistant_message(FINAL)])
+
+    class MinimalModel(AgentsModel):
+        """The least a Model must do: hand back the next scripted output."""
+
+        def __init__(self) -> None:
+            self.step = 0
+
+        async def get_response(self, *args: Any, **kwargs: Any) -> Any:
+            step, self.step = self.step, self.step + 1
+            return ModelResponse(output=outputs[step], usage=Usage(requests=1), response_id=None)
+
+        def stream_response(self, *args: Any, **kwargs: Any) -> Any:
+            raise NotImplementedError
+
+    tools = [function_tool(add)]
+    config = RunConfig(tracing_disabled=True)
+
+    def check(result: Any) -> None:
+        assert result.final_output == FINAL, result.final_output
+
+    benches = []
+    if ScriptedModel is not None:
+        scripted_agent = Agent(name="bench", tools=tools)
+
+        def fresh_script() -> None:  # its steps are used up, so one model per run (untimed)
+            scripted_agent.model = ScriptedModel(outputs)
+
+        def run_scripted() -> Awaitable[Any]:
+            return Runner.run(scripted_agent, PROMPT, max_turns=20, run_config=config)
+
+        benches.append(Bench("openai-agents", run_scripted, True, check, fresh_script,
+                             note="testing.ScriptedModel, tracing off"))  # fmt: skip
+
+    minimal = MinimalModel()
+    minimal_agent = Agent(name="bench", tools=tools, model=minimal)
+
+    def reset() -> None:
+        minimal.step = 0
+
+    def run_minimal() -> Awaitable[Any]:
+        return Runner.run(minimal_agent, PROMPT, max_turns=20, run_config=config)
+
+    benches.append(Bench("openai-agents (minimal Model)", run_minimal, True, check, reset,
+                         note="no test-double copies, tracing off"))  # fmt: skip
+    return benches
+
+
+FRAMEWORKS: list[tuple[str, str, Callable[[], list[Bench]]]] = [
+    # (display name, import name, factory)
+    ("agentkit", "agentkit", agentkit_benches),
+    ("smolagents", "smolagents", smolagents_benches),
+    ("pydantic-ai", "pydantic_ai", pydantic_ai_benches),
+    ("openai-agents", "agents", openai_agents_benches),
+]
+
+
+def installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+# -- timing --------------------------------------------------------------------------------------
+def time_block(bench: Bench, runs: int, loop: asyncio.AbstractEventLoop, keep: bool) -> None:
+    """Time `runs` runs one by one; async runs share one event loop, as in a service."""
+    perf = time.perf_counter
+    gc.collect()
+    if bench.is_async:
+
+        async def block() -> None:
+            for _ in range(runs):
+                bench.prepare()
+                start = perf()
+                result = await bench.run()
+                elapsed = perf() - start
+                bench.check(result)
+                if keep:
+                    bench.times.append(elapsed)
+
+        loop.run_until_complete(block())
+        return
+    for _ in range(runs):
+        bench.prepare()
+        start = perf()
+        result = bench.run()
+        elapsed = perf() - start
+        bench.check(result)
+        if keep:
+            bench.times.append(elapsed)
+
+
+def measure_steps(benches: list[Bench], runs: int, rounds: int, warmup: int) -> None:
+    """Round-robin blocks so that drift in the machine's speed hits every framework alike."""
+    loop = asyncio.new_event_loop()
+    try:
+        for bench in benches:
+            time_block(bench, warmup, loop, keep=False)
+        per_block = max(1, runs // rounds)
+        for _ in range(rounds):
+            for bench in benches:
+                time_block(bench, per_block, loop, keep=True)
+    finally:
+        loop.close()
+
+
+def us_per_step(bench: Bench, stat: Callable[[list[float]], float]) -> float:
+    return stat(bench.times) / N_STEPS * 1e6
+
+
+# -- import time ---------------------------------------------------------------------------------
+_IMPORTTIME = re.compile(r"import time:\s+\d+\s+\|\s+(\d+)\s+\|\s*(\S+)\s*$")
+
+
+def _one_import(code: str) -> tuple[float, float | None, str]:
+    """Wall seconds of a fresh interpreter running `code`, and -X importtime's figure."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    cumulative = None
+    module = code.removeprefix("import ").strip()
+    for line in proc.stderr.splitlines():
+        m = _IMPORTTIME.match(line)
+        if m and m.group(2) == module:
+            cumulative = int(m.group(1)) / 1e6
+    return wall, cumulative, proc.stderr if proc.returncode else ""
+
+
+def measure_imports(modules: list[tuple[str, str]], repeats: int) -> dict[str, dict[str, Any]]:
+    """Median over `repeats` fresh processes per module, interleaved, after one warm-up each."""
+    codes = {"(bare interpreter)": "pass"} | {name: f"import {mod}" for name, mod in modules}
+    walls: dict[str, list[float]] = {n: [] for n in codes}
+    cumul: dict[str, list[float]] = {n: [] for n in codes}
+    for name, code in codes.items():  # warm the file cache and the .pyc files
+        _, _, err = _one_import(code)
+        if err:
+            raise RuntimeError(f"{code!r} failed:\n{err[-2000:]}")
+    for _ in range(repeats):
+        for name, code in codes.items():
+            wall, cumulative, _ = _one_import(code)
+            walls[name].append(wall)
+            if cumulative is not None:
+                cumul[name].append(cumulative)
+    bare = statistics.median(walls["(bare interpreter)"])
+    out = {}
+    for name in codes:
+        if name == "(bare interpreter)":
+            continue
+        out[name] = {
+            "seconds": statistics.median(walls[name]) - bare,
+            "importtime_seconds": statistics.median(cumul[name]) if cumul[name] else None,
+        }
+    out["(bare interpreter)"] = {"seconds": bare, "importtime_seconds": None}
+    return out
+
+
+# -- report --------------------------------------------------------------------------------------
+def machine_note() -> str:
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"Python {platform.python_version()}, {os.cpu_count()} CPUs ({cpu}), {platform.system()}"
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for dist in ("agentkit", "smolagents", "pydantic-ai-slim", "pydantic-ai", "openai-agents",
+                 "pydantic"):  # fmt: skip
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            pass
+    return out
+
+
+def report_steps(benches: list[Bench]) -> dict[str, Any]:
+    head = f"{'framework':<31}{'median µs/step':>15}{'best µs/step':>14}{'runs':>6}   note"
+    print(head)
+    print("-" * len(head))
+    rows = {}
+    for b in benches:
+        med, best = us_per_step(b, statistics.median), us_per_step(b, min)
+        rows[b.name] = {"median_us_per_step": med, "best_us_per_step": best, "runs": len(b.times),
+                        "anchor": b.anchor, "note": b.note}  # fmt: skip
+        print(f"{b.name:<31}{med:>15.1f}{best:>14.1f}{len(b.times):>6}   {b.note}")
+    ours = rows.get("agentkit")
+    anchors = {k: v for k, v in rows.items() if v["anchor"]}
+    if ours and anchors:
+        print()
+        fastest = min(anchors, key=lambda k: anchors[k]["median_us_per_step"])
+        for name, row in anchors.items():
+            ratio = ours["median_us_per_step"] / row["median_us_per_step"]
+            tag = "  <- fastest anchor" if name == fastest else ""
+            print(f"agentkit / {name:<31} {ratio:6.3f}  (1/{1 / ratio:.1f}){tag}")
+        ratio = ours["median_us_per_step"] / anchors[fastest]["median_us_per_step"]
+        verdict = "met" if ratio <= 0.2 else "NOT met"
+        print(f"target agentkit <= 1/5 of the fastest anchor ({fastest}): {verdict}")
+    return rows
+
+
+def report_imports(imports: dict[str, dict[str, Any]]) -> None:
+    bare = imports.pop("(bare interpreter)")["seconds"]
+    print(f"{'import':<31}{'fresh process s':>15}{'-X importtime s':>16}"
+          f"   (bare interpreter {bare:.3f} s subtracted)")  # fmt: skip
+    for name, row in imports.items():
+        cum = row["importtime_seconds"]
+        cum_text = f"{cum:16.3f}" if cum is not None else f"{'-':>16}"
+        print(f"{name:<31}{row['seconds']:>15.3f}{cum_text}")
+    imports["(bare interpreter)"] = {"seconds": bare, "importtime_seconds": None}
+    anchors = {k: v["seconds"] for k, v in imports.items() if k not in ("agentkit", "(bare "
+                                                                        "interpreter)")}
+    if "agentkit" in imports and anchors:
+        lightest = min(anchors, key=anchors.__getitem__)
+        ratio = imports["agentkit"]["seconds"] / anchors[lightest]
+        verdict = "met" if ratio < 0.5 else "NOT met"
+        print(f"\nagentkit / {lightest} (lightest anchor) {ratio:.3f}; "
+              f"target < 1/2: {verdict}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=300, help="timed runs per framework")
+    parser.add_argument("--rounds", type=int, default=6, help="round-robin blocks")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed runs per framework")
+    parser.add_argument("--import-repeats", type=int, default=9, help="fresh processes per module")
+    parser.add_argument("--quick", action="store_true", help="60 runs, 3 import repeats")
+    parser.add_argument("--skip-import", action="store_true", help="only the per-step figures")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.runs, args.rounds, args.warmup, args.import_repeats = 60, 3, 5, 3
+
+    print(f"machine: {machine_note()}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
+    print(f"script: {N_CALLS} calls of add(a, b), then a final answer = {N_STEPS} steps per run\n")
+
+    benches: list[Bench] = []
+    present: list[tuple[str, str]] = []
+    for name, module, factory in FRAMEWORKS:
+        if not installed(module):
+            print(f"{name}: not installed, skipped")
+            continue
+        present.append((name, module))
+        benches.extend(factory())
+    if not any(b.name == "agentkit" for b in benches):
+        print("agentkit is not importable: run from the repository root or install it")
+        return 1
+    measure_steps(benches, args.runs, args.rounds, args.warmup)
+    print()
+    figures: dict[str, Any] = {"machine": machine_note(), "versions": versions()}
+    figures["steps"] = report_steps(benches)
+    if not args.skip_import:
+        print()
+        imports = measure_imports(present, args.import_repeats)
+        report_imports(imports)
+        figures["imports"] = imports
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
