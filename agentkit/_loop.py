@@ -154,7 +154,7 @@ class Run:
             transcript=list(self.messages),
             tools=agent.tools,
             format=fmt,
-            tool_choice=agent.tool_choice,
+            tool_choice=self._tool_choice(),
             output_schema=output_schema,
             run_id=self.run_id,
             step=step,
@@ -171,6 +171,22 @@ class Run:
             raise ModelError(f"the model gave no reply within {agent.model_timeout} s") from None
         if got is None:
             raise ModelError("the model's stream ended without a response")
+
+    def _tool_choice(self) -> str:
+        """The agent's tool_choice until a call has succeeded since the user spoke, then `"auto"`.
+
+        A forced choice (`"required"`, a tool name) would otherwise force calls forever; once
+        the model has a result it must be free to answer.
+        """
+        choice = self.agent.tool_choice
+        if choice in ("auto", "none"):
+            return choice
+        for msg in reversed(self.messages):
+            if msg.role == "user" and not msg.is_error:
+                return choice
+            if msg.role == "tool" and not msg.is_error:
+                return "auto"
+        return choice
 
     def _account(self, response: ModelResponse) -> None:
         usage = self.usage

@@ -7,6 +7,8 @@ mask, streams text and honours cancellation.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
@@ -85,9 +87,10 @@ def _crop(cache: Any, length: int) -> None:
         cache.crop(-extra)
 
 
-def _prefill(model: Any, prompt: list[int], tokens: list[int] | None, cache: Any) -> tuple[Any, Any, int]:
+def _prefill(
+    model: Any, prompt: list[int], tokens: list[int] | None, cache: Any
+) -> tuple[Any, Any, int]:
     """Run the prompt through the model, reusing a cache that shares a prefix with it."""
-    import torch
     from transformers import DynamicCache
 
     reuse = 0
@@ -98,9 +101,25 @@ def _prefill(model: Any, prompt: list[int], tokens: list[int] | None, cache: Any
     if reuse <= 0:
         cache = DynamicCache(config=model.config)
         reuse = 0
-    ids = torch.tensor([prompt[reuse:]], device=model.device)
-    logits = model(input_ids=ids, past_key_values=cache, use_cache=True).logits[0, -1]
-    return logits.float().cpu(), cache, len(prompt) - reuse
+    logits = _forward(model, prompt[reuse:], cache)
+    return logits, cache, len(prompt) - reuse
+
+
+def _forward(model: Any, tokens: list[int], cache: Any) -> Any:
+    """Run tokens through the model with a KV cache; return the last position's logits."""
+    import torch
+
+    ids = torch.tensor([tokens], device=model.device)
+    key = _cache_kwarg(type(model))
+    out = model(input_ids=ids, use_cache=True, **{key: cache})
+    return out.logits[0, -1].float().cpu()
+
+
+@functools.cache
+def _cache_kwarg(model_cls: type) -> str:
+    """`cache` in recent transformers, `past_key_values` before."""
+    params = inspect.signature(model_cls.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
 
 
 def decode(
@@ -158,9 +177,7 @@ def decode(
             if matcher is not None and matcher.is_stopped():
                 finish = "stop"
                 break
-            ids = torch.tensor([[token]], device=model.device)
-            out = model(input_ids=ids, past_key_values=cache, use_cache=True)
-            logits = out.logits[0, -1].float().cpu()
+            logits = _forward(model, [token], cache)
             fed.append(token)
     result = {
         "text": text if finish == "stop" else tokenizer.decode(generated, skip_special_tokens=True),

@@ -9,15 +9,12 @@ tool schemas and returns structured `tool_calls`.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import threading
-import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Literal, TypeAlias
 
 import httpx
@@ -166,10 +163,12 @@ class OpenAICompatibleModel(Model):
                 return
             async for delta in _read_events(response, state):
                 yield delta
+        except httpx.TransportError as exc:
+            raise ModelError(f"the stream broke off: {_describe(exc)}") from exc
         finally:
             await response.aclose()
-        message, finish_reason, usage = state.result()
-        yield _to_response(message, finish_reason, usage, mode=self._mode(request))
+        mode = self._mode(request)
+        yield _to_response(state.message(), state.finish_reason, state.usage, mode=mode)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def aclose(self) -> None:
@@ -186,12 +185,7 @@ class OpenAICompatibleModel(Model):
     async def __aenter__(self) -> OpenAICompatibleModel:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     # -- requests ---------------------------------------------------------------------------------
@@ -315,7 +309,11 @@ async def _close_at_shutdown(client: httpx.AsyncClient) -> AsyncGenerator[None, 
 # -- native mode: transcript and tools in, tool_calls out ------------------------------------------
 def _native_fields(request: ModelRequest) -> dict[str, Any]:
     """The `messages`, `tools`, `tool_choice` and `response_format` of a native request."""
-    messages = _transcript_messages(request.transcript)
+    messages = (
+        _transcript_messages(request.transcript)
+        if request.transcript
+        else [dict(m) for m in request.messages]  # a request made by hand, without a transcript
+    )
     fields: dict[str, Any] = {"messages": messages}
     if request.tools:
         fields["tools"] = [t.schema for t in request.tools]
@@ -393,21 +391,27 @@ def _native_calls(raw: list[Any], text: str) -> tuple[list[ToolCall] | None, str
     The format's lenient parser then reports the broken call to the model as a parse error,
     the same way it reports a broken call written as text.
     """
+    plain = [_plain_call(item) for item in raw]
     calls: list[ToolCall] = []
-    for item in raw:
-        function = item.get("function") if isinstance(item, dict) else None
-        function = function if isinstance(function, dict) else {}
-        name = function.get("name")
-        arguments = _decode_arguments(function.get("arguments"))
+    for call in plain:
+        name, arguments = call["name"], _decode_arguments(call["arguments"])
         if not isinstance(name, str) or not name or arguments is None:
-            logger.info("undecodable native call %s; handing it to the format's parser", item)
-            return None, _calls_as_text(raw, text)
-        call_id = item.get("id")
-        if isinstance(call_id, str) and call_id:
-            calls.append(ToolCall(name=name, arguments=arguments, id=call_id))
-        else:
-            calls.append(ToolCall(name=name, arguments=arguments))
+            logger.info("undecodable native call %s; handing it to the format's parser", call)
+            written = dumps(plain)
+            return None, f"{text}\n{written}" if text.strip() else written
+        given_id = {"id": call["id"]} if "id" in call else {}
+        calls.append(ToolCall(name=name, arguments=arguments, **given_id))
     return calls, text
+
+
+def _plain_call(item: Any) -> dict[str, Any]:
+    """One `tool_calls` entry as `{"name", "arguments", "id"}`, values as the server sent them."""
+    item = item if isinstance(item, dict) else {}
+    function = item["function"] if isinstance(item.get("function"), dict) else {}
+    plain = {"name": function.get("name"), "arguments": function.get("arguments")}
+    if isinstance(item.get("id"), str) and item["id"]:
+        plain["id"] = item["id"]
+    return plain
 
 
 def _decode_arguments(value: Any) -> dict[str, Any] | None:
@@ -417,22 +421,10 @@ def _decode_arguments(value: Any) -> dict[str, Any] | None:
     if isinstance(value, str):
         try:
             value = decode_json_lenient(value)
-        except ValueError:
+            json.dumps(value)  # Python literals may hold sets or bytes, which JSON cannot
+        except (ValueError, TypeError):
             return None
     return value if isinstance(value, dict) else None
-
-
-def _calls_as_text(raw: list[Any], text: str) -> str:
-    items = []
-    for item in raw:
-        function = item.get("function") if isinstance(item, dict) else None
-        function = function if isinstance(function, dict) else {}
-        entry = {"name": function.get("name"), "arguments": function.get("arguments")}
-        if isinstance(item, dict) and isinstance(item.get("id"), str):
-            entry["id"] = item["id"]
-        items.append(entry)
-    written = dumps(items)
-    return f"{text}\n{written}" if text.strip() else written
 
 
 def _token_counts(usage: Any) -> tuple[int | None, int | None, int | None]:
@@ -451,18 +443,11 @@ def _token_counts(usage: Any) -> tuple[int | None, int | None, int | None]:
 
 # -- streaming -------------------------------------------------------------------------------------
 @dataclass
-class _PartialCall:
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-
-
-@dataclass
 class _StreamState:
     """What the chunks of a stream add up to."""
 
     text: list[str] = field(default_factory=list)
-    calls: dict[int, _PartialCall] = field(default_factory=dict)
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
 
@@ -492,53 +477,45 @@ class _StreamState:
         index = item.get("index")
         if not isinstance(index, int):  # servers that omit it send each call whole, with an id
             index = len(self.calls) if item.get("id") or not self.calls else max(self.calls)
-        call = self.calls.setdefault(index, _PartialCall())
+        empty = {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+        call = self.calls.setdefault(index, empty)
         if isinstance(item.get("id"), str):
-            call.id = item["id"]
+            call["id"] = item["id"]
         function = item.get("function")
-        if isinstance(function, dict):
-            if isinstance(function.get("name"), str):
-                call.name += function["name"]
-            if isinstance(function.get("arguments"), str):
-                call.arguments.append(function["arguments"])
+        if not isinstance(function, dict):
+            return
+        name = function.get("name")
+        if isinstance(name, str):  # sent once, in pieces, or (by some servers) whole each time
+            sofar = call["function"]["name"]
+            call["function"]["name"] = name if name.startswith(sofar) else sofar + name
+        if isinstance(function.get("arguments"), str):
+            call["function"]["arguments"] += function["arguments"]
 
-    def result(self) -> tuple[dict[str, Any], str | None, dict[str, Any] | None]:
-        """The accumulated `message` object, finish reason and usage."""
-        message: dict[str, Any] = {"content": "".join(self.text)}
-        if self.calls:
-            message["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {"name": call.name, "arguments": "".join(call.arguments)},
-                }
-                for _, call in sorted(self.calls.items())
-            ]
-        return message, self.finish_reason, self.usage
+    def message(self) -> dict[str, Any]:
+        """The accumulated reply, shaped like the `message` of a non-streamed reply."""
+        calls = [self.calls[index] for index in sorted(self.calls)]
+        return {"content": "".join(self.text), "tool_calls": calls}
 
 
 async def _read_events(response: httpx.Response, state: _StreamState) -> AsyncIterator[str]:
     """Feed each `data:` event of a server-sent-event stream to `state`; yield text deltas."""
-    try:
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue  # blank separators, `event:`, `id:` and `:` comments
-            payload = line[5:].strip()
-            if payload == "[DONE]":
-                return
-            try:
-                chunk = json.loads(payload)
-            except json.JSONDecodeError:
-                raise ModelError(f"the stream sent invalid JSON: {_snippet(payload)}") from None
-            if not isinstance(chunk, dict):
-                continue
-            if "error" in chunk:
-                raise ModelError(f"the server failed mid-stream: {_error_text(chunk)}")
-            delta = state.feed(chunk)
-            if delta:
-                yield delta
-    except httpx.TransportError as exc:
-        raise ModelError(f"the stream broke off: {_describe(exc)}") from exc
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, `event:`, `id:` and `:` comments
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            return
+        try:
+            chunk = json.loads(payload)
+        except json.JSONDecodeError:
+            raise ModelError(f"the stream sent invalid JSON: {_snippet(payload)}") from None
+        if not isinstance(chunk, dict):
+            continue
+        if "error" in chunk:
+            raise ModelError(f"the server failed mid-stream: {_error_text(chunk)}")
+        delta = state.feed(chunk)
+        if delta:
+            yield delta
 
 
 # -- errors and retries ----------------------------------------------------------------------------
@@ -557,38 +534,28 @@ def _json_body(response: httpx.Response) -> dict[str, Any]:
 def _error_message(response: httpx.Response) -> str:
     """The server's own explanation of a failed request."""
     try:
-        data = response.json()
+        return _error_text(response.json())
     except ValueError:
         return _snippet(response.text) or response.reason_phrase
-    return _error_text(data) if isinstance(data, dict) else _snippet(response.text)
 
 
-def _error_text(data: dict[str, Any]) -> str:
+def _error_text(data: Any) -> str:
     """The message of `{"error": {"message": ...}}`, `{"error": "..."}`, `{"detail": ...}`."""
-    error = data.get("error", data)
+    error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):
         for key in ("message", "detail", "msg"):
             if key in error:
                 return _snippet(str(error[key]))
-    if isinstance(error, str):
-        return _snippet(error)
-    return _snippet(dumps(data))
+    return _snippet(error if isinstance(error, str) else dumps(data))
 
 
 def _retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `Retry-After` (seconds or an HTTP date)."""
-    headers = response.headers
-    try:
-        if "retry-after-ms" in headers:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        if "retry-after" in headers:
-            return max(0.0, float(headers["retry-after"]))
-    except ValueError:
+    """Seconds to wait from `retry-after-ms` or a numeric `Retry-After` (a date is ignored)."""
+    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
         try:
-            when = email.utils.parsedate_to_datetime(headers["retry-after"])
-        except (ValueError, TypeError, KeyError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
+            return max(0.0, float(response.headers[header]) * scale)
+        except (KeyError, ValueError):
+            continue
     return None
 
 

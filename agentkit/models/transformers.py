@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from agentkit.errors import ModelError
 from agentkit.formats import HermesFormat, SmolLM2Format, StableLMFormat, ToolFormat
 from agentkit.models import _local
 from agentkit.models._base import Model, ModelRequest, ModelResponse
+from agentkit.routing import EmbeddingRouter, Router, route_choice
 
 __all__ = ["TransformersModel", "format_for"]
 
@@ -24,6 +26,8 @@ _CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+SMALL_MODEL_PARAMS = 1_000_000_000
+"""Models under this many parameters get an `EmbeddingRouter` by default (`router="auto"`)."""
 _END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "</s>")
 
 
@@ -69,6 +73,10 @@ class TransformersModel(Model):
         max_new_tokens: the most tokens one turn may generate.
         temperature: 0 for greedy decoding (default), else sampling temperature.
         cache_sessions: how many runs keep their KV cache between turns.
+        router: who decides whether to call and which tool, when `tool_choice="auto"`: a
+            `Router`, None (the model decides under the grammar), or `"auto"`: an
+            `EmbeddingRouter` for small models (under `SMALL_MODEL_PARAMS` parameters) when its
+            encoder is installed, the model itself otherwise.
 
     Loading the same weights twice in a process reuses them; one model serves many concurrent
     runs, generation being serialised on the weights.
@@ -86,9 +94,13 @@ class TransformersModel(Model):
         max_new_tokens: int = 512,
         temperature: float = 0.0,
         cache_sessions: int = 8,
+        router: Router | Literal["auto"] | None = "auto",
     ) -> None:
-        loaded = _local.load(model_id_or_path, gguf_file=gguf_file, dtype=dtype, device_map=device_map)
+        loaded = _local.load(
+            model_id_or_path, gguf_file=gguf_file, dtype=dtype, device_map=device_map
+        )
         self._init(loaded, format, constrained, max_new_tokens, temperature, cache_sessions)
+        self.router = self._pick_router(router)
 
     @classmethod
     def from_objects(
@@ -101,13 +113,24 @@ class TransformersModel(Model):
         max_new_tokens: int = 512,
         temperature: float = 0.0,
         cache_sessions: int = 8,
+        router: Router | None = None,
     ) -> TransformersModel:
         """Wrap a model and tokenizer already in memory (e.g. built from a config in tests)."""
         self = cls.__new__(cls)
         name = str(getattr(model, "name_or_path", "") or "")
         loaded = _local.Loaded(model.eval(), tokenizer, name=name)
         self._init(loaded, format, constrained, max_new_tokens, temperature, cache_sessions)
+        self.router = router
         return self
+
+    def _pick_router(self, router: Router | Literal["auto"] | None) -> Router | None:
+        if router != "auto":
+            return router
+        params = sum(p.numel() for p in self._loaded.model.parameters())
+        if params < SMALL_MODEL_PARAMS and EmbeddingRouter.available():
+            logger.info("small model (%d parameters): routing tool choice by embeddings", params)
+            return EmbeddingRouter()
+        return None
 
     @classmethod
     def default(cls, **kwargs: Any) -> TransformersModel:
@@ -241,6 +264,9 @@ class TransformersModel(Model):
         """Generate one turn synchronously (serialised on the weights)."""
         from agentkit.models import _decode
 
+        if self.router is not None and request.tool_choice == "auto" and request.tools:
+            choice = route_choice(self.router, request.transcript, request.tools)
+            request = dataclasses.replace(request, tool_choice=choice)
         prompt = self.prompt_ids(request)
         matcher = self._matcher(request) if self.constrained else None
         with self._loaded.lock:
@@ -264,7 +290,9 @@ class TransformersModel(Model):
                 while len(self._sessions) > self._cache_sessions:
                     self._sessions.popitem(last=False)
         gen = _Generation(**result)
-        logger.debug("generated %d tokens (prefilled %d)", gen.completion_tokens, gen.prefilled_tokens)
+        logger.debug(
+            "generated %d tokens (prefilled %d)", gen.completion_tokens, gen.prefilled_tokens
+        )
         return gen
 
     def forget(self, run_id: str) -> None:

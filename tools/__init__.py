@@ -1,0 +1,1 @@
+"""Ready-made tools built with `agentkit.tool`: small, safe and tested."""
