@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from agentkit._schema import compact_schema
 from agentkit.errors import (
     InputGuardrailTripped,
     MaxStepsExceeded,
@@ -93,6 +94,9 @@ class Run:
         self.output_adapter: TypeAdapter[Any] | None = (
             None if agent.output_type is str else TypeAdapter(agent.output_type)
         )
+        self.output_schema = (
+            compact_schema(self.output_adapter.json_schema()) if self.output_adapter else None
+        )
 
     # -- the loop --------------------------------------------------------------------------------
     async def events(self) -> AsyncIterator[Event]:
@@ -146,9 +150,7 @@ class Run:
     async def _model_turn(self, step: int) -> AsyncIterator[str | ModelResponse]:
         agent = self.agent
         fmt = agent.model.format
-        output_schema = (
-            self.output_adapter.json_schema() if self.output_adapter is not None else None
-        )
+        output_schema = self.output_schema
         request = ModelRequest(
             messages=fmt.render(self.messages, agent.tools, output_schema=output_schema),
             transcript=list(self.messages),
@@ -200,11 +202,11 @@ class Run:
 
     def _interpret(self, response: ModelResponse) -> tuple[list[ToolCall], str, list[str]]:
         if response.calls is not None:  # native tool calling: nothing to parse
-            return response.calls, response.text, []
+            return _unique_ids(response.calls), response.text, []
         parsed = self.agent.model.format.parse(response.text, tool_names=self.agent.toolbox.names)
         if parsed.calls and self.agent.tool_choice == "none":
             return [], response.text, ["calling functions is not allowed here: answer in text"]
-        return parsed.calls, parsed.text, parsed.errors
+        return _unique_ids(parsed.calls), parsed.text, parsed.errors
 
     # -- calls -----------------------------------------------------------------------------------
     def _check_call(self, call: ToolCall) -> _Checked:
@@ -342,7 +344,7 @@ class Run:
     def _parse_output(self, text: str) -> Any:
         assert self.output_adapter is not None
         candidate = _json_candidate(text)
-        schema = json.dumps(self.output_adapter.json_schema())
+        schema = json.dumps(self.output_schema)
         if candidate is None:
             return CallError(
                 "invalid_output", f"the final answer must be a JSON object matching {schema}"
@@ -378,6 +380,18 @@ class Run:
             raise InputGuardrailTripped(verdict)
         if checked != text:
             self.messages[index] = self.messages[index].model_copy(update={"content": checked})
+
+
+def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:
+    """Calls with distinct ids (a model may reuse one; results are matched by id)."""
+    seen: set[str] = set()
+    out = []
+    for call in calls:
+        if call.id in seen:
+            call = ToolCall(name=call.name, arguments=call.arguments)
+        seen.add(call.id)
+        out.append(call)
+    return out
 
 
 def _json_candidate(text: str) -> str | None:

@@ -8,11 +8,14 @@ disagree. A `Toolbox` is a named set of tools and gives the model's JSON functio
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import json
 import logging
 import re
+import threading
+import types
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +60,9 @@ class RunContext(Generic[DepsT]):
 
 
 def _is_context(annotation: Any) -> bool:
+    """Whether a parameter asks for the `RunContext` (also as `RunContext | None`)."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_context(arg) for arg in typing.get_args(annotation))
     origin = typing.get_origin(annotation) or annotation
     return isinstance(origin, type) and issubclass(origin, RunContext)
 
@@ -179,6 +185,7 @@ class Tool:
         parameters = entry.get("parameters") or {"type": "object", "properties": {}}
         if not isinstance(parameters, Mapping):
             raise ToolDefinitionError(f"tool {entry['name']!r}: 'parameters' must be an object")
+        parameters = _standard_types(parameters)
         import jsonschema
 
         try:
@@ -251,7 +258,7 @@ class Tool:
             kwargs[param] = context
         if self._is_async:
             return await self.fn(**kwargs)
-        result = await asyncio.to_thread(functools.partial(self.fn, **kwargs))
+        result = await _in_thread(functools.partial(self.fn, **kwargs), self.name)
         if inspect.isawaitable(result):
             return await result
         return result
@@ -288,6 +295,70 @@ class Tool:
         expected = self._param_schema(str(err.path[0]))
         text = f"`{path}`: {err.message}"
         return f"{text}; expected {expected}" if expected else text
+
+
+async def _in_thread(fn: Callable[[], Any], name: str) -> Any:
+    """Run a sync function in its own daemon thread.
+
+    Not the loop's default executor: a timed-out call cannot be killed, and `asyncio.run` would
+    wait for it at shutdown; a daemon thread lets the run return at its timeout.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+    context = contextvars.copy_context()
+
+    def settle(ok: bool, value: Any) -> None:
+        if not future.done():
+            future.set_result(value) if ok else future.set_exception(value)
+
+    def work() -> None:
+        try:
+            outcome = (True, context.run(fn))
+        except BaseException as exc:  # handed to the awaiting side
+            outcome = (False, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop is closed: the run gave up on this call (timeout)
+            logger.debug("tool %s finished after its run ended", name)
+
+    threading.Thread(target=work, name=f"agentkit-tool-{name}", daemon=True).start()
+    return await future
+
+
+# BFCL and other hand-written function lists use Python type names.
+_TYPE_NAMES = {
+    "dict": "object",
+    "float": "number",
+    "int": "integer",
+    "bool": "boolean",
+    "str": "string",
+    "list": "array",
+    "tuple": "array",
+}
+
+
+def _standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a schema with Python type names mapped to JSON Schema's (`dict` -> `object`)."""
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, list):
+            return [fix(item) for item in node]
+        if not isinstance(node, Mapping):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "type" and isinstance(value, str):
+                if value == "any":
+                    continue
+                out[key] = _TYPE_NAMES.get(value, value)
+            elif key in ("default", "enum", "const", "examples"):
+                out[key] = value
+            else:
+                out[key] = fix(value)
+        return out
+
+    fixed: dict[str, Any] = fix(schema)
+    return fixed
 
 
 def _is_async_callable(fn: Callable[..., Any]) -> bool:

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from pydantic import Field
 
 from agentkit import Toolbox
 
@@ -33,13 +30,14 @@ def current_time(timezone: str = "UTC") -> str:
 def days_between(
     start: dt.date,
     end: dt.date,
-    business_days: Annotated[bool, Field(description="count Monday to Friday only")] = False,
+    business_days: bool = False,
 ) -> int:
     """Number of days from `start` to `end` (negative if `end` is earlier).
 
     Args:
         start: the first date, YYYY-MM-DD.
         end: the second date, YYYY-MM-DD.
+        business_days: count Monday to Friday only.
     """
     if not business_days:
         return (end - start).days

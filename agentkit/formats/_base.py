@@ -95,7 +95,7 @@ class ToolFormat(ABC):
     def call_schema(
         self, tools: Sequence[Tool], *, tool_choice: ToolChoice = "auto"
     ) -> dict[str, Any] | None:
-        """JSON schema of one call object `{"name": ..., "arguments": {...}}`, allowed tools only."""
+        """JSON schema of one call `{"name": ..., "arguments": {...}}`, allowed tools only."""
         if tool_choice == "none":
             return None
         allowed = [t for t in tools if tool_choice in ("auto", "required") or t.name == tool_choice]

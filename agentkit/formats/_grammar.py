@@ -28,25 +28,28 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
         if isinstance(node, list):
             for item in node:
                 walk(item)
-            return
-        if not isinstance(node, dict):
-            return
-        kind = node.get("type")
-        free = not any(k in node for k in ("enum", "const", "maxLength", "pattern", "format"))
-        if kind == "string" and free:
-            node["maxLength"] = MAX_STRING_LENGTH
-        if kind == "integer" and "maximum" not in node and "exclusiveMaximum" not in node:
-            node["maximum"] = MAX_INTEGER
-        if kind == "integer" and "minimum" not in node and "exclusiveMinimum" not in node:
-            node["minimum"] = -MAX_INTEGER
-        if kind == "array" and "maxItems" not in node:
-            node["maxItems"] = MAX_ARRAY_ITEMS
-        for key, value in node.items():
-            if key not in ("enum", "const", "default", "examples"):
-                walk(value)
+        elif isinstance(node, dict):
+            _bound(node)
+            for key, value in node.items():
+                if key not in ("enum", "const", "default", "examples"):
+                    walk(value)
 
     walk(out)
     return out
+
+
+def _bound(node: dict[str, Any]) -> None:
+    kind = node.get("type")
+    if kind == "string":
+        if not any(k in node for k in ("enum", "const", "maxLength", "pattern", "format")):
+            node["maxLength"] = MAX_STRING_LENGTH
+    elif kind == "integer":
+        if "maximum" not in node and "exclusiveMaximum" not in node:
+            node["maximum"] = MAX_INTEGER
+        if "minimum" not in node and "exclusiveMinimum" not in node:
+            node["minimum"] = -MAX_INTEGER
+    elif kind == "array" and "maxItems" not in node:
+        node["maxItems"] = MAX_ARRAY_ITEMS
 
 
 def json_rule(schema: dict[str, Any]) -> str:

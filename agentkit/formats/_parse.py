@@ -22,22 +22,24 @@ from agentkit.messages import ToolCall
 
 __all__ = ["ParsedReply", "decode_json_lenient", "find_json_end", "parse_reply"]
 
-# An object whose first key names a function: the start of an attempted call.
+# An object whose first key is one a call has: the start of an attempted call.
 _CALL_START = re.compile(
-    r"""(\[\s*)?\{\s*(?:["']?(?:name|function|tool_name|tool)["']?\s*:"""
+    r"""(\[\s*)?\{\s*(?:["']?(?:name|function|tool_name|tool|arguments|parameters|id)["']?\s*:"""
     r"""|["']type["']\s*:\s*["']function["'])"""
 )
-# A reply that ends in the first characters of a call ("[{"na") was cut off.
-_PARTIAL_START = re.compile(r"""(?:\[\s*\{|^\s*\{)\s*["']?\w*\s*$""")
+# A reply that ends in the first characters of a call ("[{"na", '{"name"') was cut off.
+_PARTIAL_START = re.compile(r"""(?:\[\s*\{|^\s*\{)\s*(?:["']\w*["']?\s*:?\s*)?$""")
 _ARG_KEYS = ("arguments", "parameters", "args", "tool_input", "input")
 _NAME_KEYS = ("name", "tool_name", "tool")
-# Opening marker -> closing marker (None: the call runs to the end of the reply).
+_BARE_KEYS = {"name", "id", "type"}
+# Opening marker -> closing marker (None: the calls run to the end of the reply).
 _WRAPPERS: dict[str, str | None] = {
     "<tool_call>": "</tool_call>",
     "<|python_tag|>": None,
     "[TOOL_CALLS]": None,
     "<functioncall>": None,
 }
+_WRAPPER_START = re.compile("|".join(re.escape(k) for k in _WRAPPERS))
 _EMPTY_FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*```")
 
 
@@ -105,11 +107,13 @@ def decode_json_lenient(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        first = exc
+        first = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
     try:
         return _python_literal(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, tokenize.TokenError):
-        raise ValueError(f"{first.msg} at line {first.lineno} column {first.colno}") from None
+        raise ValueError(first) from None
 
 
 def _snippet(text: str, limit: int = 80) -> str:
@@ -117,28 +121,51 @@ def _snippet(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit // 2 - 2] + " ... " + text[-limit // 2 :]
 
 
-def _to_call(item: Any, *, explicit: bool, tool_names: Collection[str]) -> ToolCall | str | None:
+def _is_json(value: Any) -> bool:
+    """Whether a decoded value is plain JSON (a Python-literal reading may yield sets, bytes...)."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
+
+
+def _arguments(raw: Any) -> Any:
+    """Arguments as given, decoded when written as a JSON string; a ValueError if that fails."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        try:
+            return decode_json_lenient(raw) if raw.strip() else {}
+        except ValueError as exc:
+            return exc
+    return raw
+
+
+def _to_call(
+    item: Any, *, explicit: bool, in_array: bool, tool_names: Collection[str]
+) -> ToolCall | str | None:
     """One decoded item as a call, an error message, or None when it is not a call at all."""
     if not isinstance(item, dict):
-        return f"each call must be a JSON object, got {_snippet(json.dumps(item, default=str))}"
+        return f"each call must be a JSON object, got {_snippet(repr(item))}"
     if isinstance(item.get("function"), dict):  # OpenAI: {"type": "function", "function": {...}}
         item = item["function"]
     name = next((item[k] for k in _NAME_KEYS if isinstance(item.get(k), str)), None)
     arg_key = next((k for k in _ARG_KEYS if k in item), None)
     if name is None:
         return 'a call needs a "name" (a string)' if explicit or arg_key else None
-    if arg_key is None and not (explicit or name in tool_names):
+    bare = in_array and set(item) <= _BARE_KEYS
+    if arg_key is None and not (explicit or bare or name in tool_names):
         return None
-    arguments: Any = item.get(arg_key, {}) if arg_key else {}
-    if arguments is None:
-        arguments = {}
-    if isinstance(arguments, str):
-        try:
-            arguments = decode_json_lenient(arguments) if arguments.strip() else {}
-        except ValueError as exc:
-            return f'the "arguments" string of {name} is not valid JSON: {exc}'
+    arguments = _arguments(item.get(arg_key) if arg_key else None)
+    if isinstance(arguments, ValueError):
+        return f'the "arguments" string of {name} is not valid JSON: {arguments}'
     if not isinstance(arguments, dict):
         return f'the "arguments" of {name} must be a JSON object, got {_snippet(repr(arguments))}'
+    if not _is_json(arguments):
+        return f'the "arguments" of {name} must be JSON (string keys, plain values)'
     call_id = item.get("id")
     if isinstance(call_id, str) and call_id:
         return ToolCall(name=name, arguments=arguments, id=call_id)
@@ -154,11 +181,21 @@ def _parse_value(
     except ValueError as exc:
         out.errors.append(f"the call is not valid JSON ({exc}): {_snippet(span)}")
         return True
-    items = value if isinstance(value, list) else [value]
     in_array = isinstance(value, list)
-    results = [_to_call(it, explicit=explicit or in_array, tool_names=tool_names) for it in items]
-    if not items or all(r is None for r in results):
+    items = value if in_array else [value]
+    if not items:
+        if explicit:
+            out.errors.append("an empty list of calls: write at least one call")
         return explicit
+    results = [
+        _to_call(it, explicit=explicit, in_array=in_array, tool_names=tool_names) for it in items
+    ]
+    if all(r is None for r in results) or (
+        not explicit
+        and not any(isinstance(r, ToolCall) for r in results)
+        and all(r is None or not isinstance(it, dict) for r, it in zip(results, items, strict=True))
+    ):
+        return False
     for r in results:
         if isinstance(r, ToolCall):
             out.calls.append(r)
@@ -167,71 +204,88 @@ def _parse_value(
     return True
 
 
-def _scan(text: str, *, explicit: bool, tool_names: Collection[str], out: ParsedReply) -> str:
-    """Find calls in `text`; return the prose left once they are removed."""
-    prose: list[str] = []
-    pos = 0
-    found_any = False
-    while True:
-        match = _CALL_START.search(text, pos)
-        if match is None:
-            break
-        start = match.start()
-        end = find_json_end(text, start)
-        if end is None:
-            # An array opener may belong to a longer list; retry from the object itself.
-            if match.group(1) and (end := find_json_end(text, match.start() + len(match.group(1)))):
-                start = match.start() + len(match.group(1))
-            else:
-                out.errors.append(f"the call is cut off (truncated): {_snippet(text[start:])}")
-                prose.append(text[pos:start])
-                pos = len(text)
-                found_any = True
+def _skip_space(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos].isspace():
+        pos += 1
+    return pos
+
+
+class _Scanner:
+    """Walks a completion once, left to right, so markers inside JSON strings stay data."""
+
+    def __init__(self, text: str, tool_names: Collection[str]) -> None:
+        self.text = text
+        self.tool_names = tool_names
+        self.out = ParsedReply(text="")
+        self.prose: list[str] = []
+
+    def run(self) -> ParsedReply:
+        text, pos = self.text, 0
+        while pos < len(text):
+            call = _CALL_START.search(text, pos)
+            wrap = _WRAPPER_START.search(text, pos)
+            if call is None and wrap is None:
                 break
-        if _parse_value(text[start:end], explicit=explicit, tool_names=tool_names, out=out):
-            prose.append(text[pos:start])
-            found_any = True
-        else:
-            prose.append(text[pos:end])
-        pos = end
-    rest = text[pos:]
-    if explicit and not found_any and rest.strip():
-        stripped = rest.strip()
-        if stripped[0] in "[{" and find_json_end(stripped, 0) is None:
-            out.errors.append(f"the call is cut off (truncated): {_snippet(stripped)}")
-        else:
-            _parse_value(stripped, explicit=True, tool_names=tool_names, out=out)
-        rest = ""
-    prose.append(rest)
-    return "".join(prose)
+            if wrap is not None and (call is None or wrap.start() <= call.start()):
+                self.prose.append(text[pos : wrap.start()])
+                pos = self._wrapped(wrap.end(), _WRAPPERS[wrap.group(0)])
+            else:
+                assert call is not None
+                pos = self._bare(call, pos)
+        self.prose.append(text[pos:])
+        return self._finish()
 
+    def _bare(self, match: re.Match[str], pos: int) -> int:
+        """A call written without a wrapper; return where scanning goes on."""
+        text, start = self.text, match.start()
+        end = find_json_end(text, start)
+        if end is None and match.group(1):  # the `[` may open a longer list: try the object
+            inner = match.start() + len(match.group(1))
+            if (end := find_json_end(text, inner)) is not None:
+                start = inner
+        self.prose.append(text[pos:start])
+        if end is None:
+            self.out.errors.append(f"the call is cut off (truncated): {_snippet(text[start:])}")
+            return len(text)
+        span = text[start:end]
+        if not _parse_value(span, explicit=False, tool_names=self.tool_names, out=self.out):
+            self.prose.append(span)
+        return end
 
-def _split_wrappers(text: str) -> list[tuple[str, bool]]:
-    """Split text into (chunk, inside_wrapper) pieces."""
-    pieces: list[tuple[str, bool]] = []
-    pos = 0
-    pattern = re.compile("|".join(re.escape(k) for k in _WRAPPERS))
-    while (match := pattern.search(text, pos)) is not None:
-        pieces.append((text[pos : match.start()], False))
-        close = _WRAPPERS[match.group(0)]
-        body_start = match.end()
-        if close is None:
-            end = len(text)
-            nxt = pattern.search(text, body_start)
-            if nxt is not None and nxt.group(0) == match.group(0):
-                end = nxt.start()
-            pieces.append((text[body_start:end], True))
-            pos = end
-            continue
-        close_at = text.find(close, body_start)
-        if close_at < 0:
-            pieces.append((text[body_start:], True))
-            pos = len(text)
-        else:
-            pieces.append((text[body_start:close_at], True))
-            pos = close_at + len(close)
-    pieces.append((text[pos:], False))
-    return pieces
+    def _wrapped(self, pos: int, close: str | None) -> int:
+        """Calls after a marker such as `<tool_call>`; return where scanning goes on."""
+        text, found = self.text, False
+        while True:
+            pos = _skip_space(text, pos)
+            closing = close is not None and text.startswith(close, pos)
+            if closing or pos >= len(text):
+                if not found:
+                    self.out.errors.append("an empty call block: write the call inside it")
+                return pos + (len(close) if closing and close else 0)
+            if text[pos] not in "[{":
+                if found and close is None:
+                    return pos  # prose after the calls
+                stop = text.find(close, pos) if close else -1
+                stop = len(text) if stop < 0 else stop
+                self.out.errors.append(f"the call is not valid JSON: {_snippet(text[pos:stop])}")
+                return stop + (len(close) if close and stop < len(text) else 0)
+            end = find_json_end(text, pos)
+            if end is None:
+                self.out.errors.append(f"the call is cut off (truncated): {_snippet(text[pos:])}")
+                return len(text)
+            _parse_value(text[pos:end], explicit=True, tool_names=self.tool_names, out=self.out)
+            found = True
+            pos = _skip_space(text, end)
+            if close is None and text[pos : pos + 1] in (",", ";"):
+                pos += 1
+
+    def _finish(self) -> ParsedReply:
+        out = self.out
+        left = "".join(self.prose)
+        if not out.calls and not out.errors and _PARTIAL_START.search(left):
+            out.errors.append(f"the reply ends in a cut-off call: {_snippet(left[-40:])}")
+        out.text = _EMPTY_FENCE.sub("", left).strip() if (out.calls or out.errors) else left.strip()
+        return out
 
 
 def parse_reply(text: str, *, tool_names: Collection[str] = ()) -> ParsedReply:
@@ -247,18 +301,4 @@ def parse_reply(text: str, *, tool_names: Collection[str] = ()) -> ParsedReply:
         >>> r.text, r.calls[0].name, r.calls[0].arguments
         ('Sure.', 'add', {'a': 1})
     """
-    out = ParsedReply(text="")
-    prose: list[str] = []
-    for chunk, inside in _split_wrappers(text):
-        if inside:
-            if not chunk.strip():
-                out.errors.append("an empty call block: write the call inside it")
-                continue
-            prose.append(_scan(chunk, explicit=True, tool_names=tool_names, out=out))
-        else:
-            prose.append(_scan(chunk, explicit=False, tool_names=tool_names, out=out))
-    left = "".join(prose)
-    if not out.calls and not out.errors and _PARTIAL_START.search(left):
-        out.errors.append(f"the reply ends in a cut-off call: {_snippet(left[-40:])}")
-    out.text = _EMPTY_FENCE.sub("", left).strip() if (out.calls or out.errors) else left.strip()
-    return out
+    return _Scanner(text, tool_names).run()

@@ -28,7 +28,7 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 def grammar_tokenizer(tokenizer: Any, stop_ids: list[int]) -> Any:
-    """llguidance's view of a transformers tokenizer; `stop_ids` end a reply."""
+    """The grammar engine's view of a transformers tokenizer; `stop_ids` end a reply."""
     try:
         import llguidance.hf
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -110,13 +110,13 @@ def _forward(model: Any, tokens: list[int], cache: Any) -> Any:
     import torch
 
     ids = torch.tensor([tokens], device=model.device)
-    key = _cache_kwarg(type(model))
+    key = _cache_kwarg(model.__class__)
     out = model(input_ids=ids, use_cache=True, **{key: cache})
     return out.logits[0, -1].float().cpu()
 
 
 @functools.cache
-def _cache_kwarg(model_cls: type) -> str:
+def _cache_kwarg(model_cls: Any) -> str:
     """`cache` in recent transformers, `past_key_values` before."""
     params = inspect.signature(model_cls.forward).parameters
     return "cache" if "cache" in params else "past_key_values"

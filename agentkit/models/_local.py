@@ -66,7 +66,7 @@ def load(
         if device_map is not None and _has_accelerator():
             extra["device_map"] = device_map
         model = AutoModelForCausalLM.from_pretrained(path, **extra)
-        model.eval()
+        model.eval()  # type: ignore[no-untyped-call]
         loaded = Loaded(model, tokenizer, name=gguf_file or path)
         _LOADED[key] = loaded
         return loaded
@@ -127,7 +127,9 @@ def _convert_weights(gguf: Path, target: Path) -> None:
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     config.name_or_path = DEFAULT_NAME
-    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain = AutoModelForCausalLM.from_config(  # type: ignore[no-untyped-call]
+        config, dtype=torch.float32
+    )
     plain.load_state_dict(source.state_dict(), strict=False)
     plain.tie_weights()
     partial = target / "model.partial"

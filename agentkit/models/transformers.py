@@ -1,5 +1,8 @@
-"""Local open-weight models through transformers: chat templates, constrained decoding
-(llguidance), KV-cache reuse across the turns of a run, token streaming."""
+"""Local open-weight models through transformers.
+
+Chat templates, constrained decoding (llguidance), KV-cache reuse across the turns of a run, and
+token streaming.
+"""
 
 from __future__ import annotations
 
