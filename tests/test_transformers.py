@@ -21,10 +21,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("llguidance")
 
-from agentkit.models import (
-    TransformersModel,
-    _local,
-)
+from agentkit.models import TransformersModel, _local  # noqa: E402
 from agentkit.models._decode import common_prefix  # noqa: E402
 from agentkit.models.transformers import format_for  # noqa: E402
 
