@@ -1,0 +1,68 @@
+"""Every example runs as documented (`python -m examples.<name>`) and prints what it promises."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_example(name: str, *args: str, timeout: float = 120) -> str:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "error"}
+    done = subprocess.run(
+        [sys.executable, "-m", f"examples.{name}", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_scripted_agent() -> None:
+    out = run_example("scripted_agent")
+    assert "result  calculate -> 391" in out
+    assert "result  days_between -> 59" in out
+    assert "retry   invalid arguments for calculate" in out
+    assert "result  calculate -> 1024" in out
+    assert "usage   4 turns, 1 failed" in out
+
+
+def test_structured_output() -> None:
+    out = run_example("structured_output")
+    assert "'severity': 'high'" in out
+    assert "retries: 1" in out
+
+
+def test_guardrails() -> None:
+    out = run_example("guardrails")
+    assert "the model saw: Call me at [phone] please" in out
+    assert "blocked: the answer contains an API key" in out
+
+
+def test_service() -> None:
+    out = run_example("service")
+    assert 'alice: You have ordered: ["book","lamp"].' in out
+    assert 'bob: You have ordered: ["bike"].' in out
+    assert "alice, later:" in out
+
+
+def test_openai_server() -> None:
+    out = run_example("openai_server")
+    assert "call: get_weather({'city': 'Oslo'})" in out
+    assert "answer:" in out
+
+
+@pytest.mark.model
+def test_quickstart_calls_a_tool_on_the_default_model() -> None:
+    out = run_example("quickstart", timeout=600)
+    assert "call: get_weather({'city': 'Paris'})" in out
+    assert "answer: " in out
