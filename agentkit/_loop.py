@@ -6,7 +6,6 @@ the async core calls; `Agent.run` and `Agent.run_async` consume the same event s
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -162,6 +161,8 @@ class Run:
             step=step,
         )
         self.usage.model_turns += 1
+        import asyncio  # here, not at module level: keeps `import agentkit` light
+
         got: ModelResponse | None = None
         try:
             async with asyncio.timeout(agent.model_timeout):
@@ -246,6 +247,8 @@ class Run:
 
     async def _execute(self, checked: list[_Checked], step: int) -> AsyncIterator[Event]:
         """Run the valid calls concurrently; results go into the transcript in call order."""
+        import asyncio
+
         results: dict[str, tuple[Any, str, str | None]] = {}
         tasks = {
             asyncio.ensure_future(self._invoke(item)): item
@@ -280,6 +283,8 @@ class Run:
             )
 
     async def _invoke(self, item: _Checked) -> tuple[str, Any, str, str | None]:
+        import asyncio
+
         tool = item.tool
         assert tool is not None
         timeout = tool.timeout if tool.timeout is not None else self.agent.tool_timeout

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -15,7 +13,7 @@ from agentkit.errors import AgentkitError, UsageError
 from agentkit.events import Event, FinalEvent
 from agentkit.formats import ToolChoice
 from agentkit.guardrails import Guardrail
-from agentkit.messages import Message, ToolCallRecord, Usage, messages_adapter
+from agentkit.messages import Message, ToolCallRecord, Usage, transcript_adapter
 from agentkit.models import Model
 from agentkit.tools import Tool, Toolbox
 
@@ -44,8 +42,8 @@ class RunResult(Generic[OutputT]):
     run_id: str = ""
 
     def messages_json(self) -> str:
-        """The transcript as JSON (read it back with `messages_adapter.validate_json`)."""
-        return messages_adapter.dump_json(self.messages).decode()
+        """The transcript as JSON (read it back with `transcript_adapter().validate_json`)."""
+        return transcript_adapter().dump_json(self.messages).decode()
 
 
 class Agent(Generic[OutputT]):
@@ -160,6 +158,9 @@ class Agent(Generic[OutputT]):
         Inside a running event loop (a notebook, an async service), the run goes to a worker
         thread with its own loop; prefer `await agent.run_async(...)` there.
         """
+        import asyncio  # here, not at module level: keeps `import agentkit` light
+        import concurrent.futures
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:

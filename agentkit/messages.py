@@ -7,11 +7,12 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 __all__ = [
     "CallError",
@@ -22,13 +23,17 @@ __all__ = [
     "ToolCall",
     "ToolCallRecord",
     "Usage",
-    "messages_adapter",
+    "transcript_adapter",
 ]
 
 Role = Literal["system", "user", "assistant", "tool"]
 ErrorKind = Literal[
     "parse", "unknown_tool", "invalid_arguments", "repeated_call", "invalid_output", "tool_error"
 ]
+
+
+# Validators are built on first use rather than at import: keeps `import agentkit` light.
+_DEFERRED = ConfigDict(defer_build=True)
 
 
 def new_call_id() -> str:
@@ -38,6 +43,8 @@ def new_call_id() -> str:
 
 class ToolCall(BaseModel):
     """One call the model asked for: a tool name and its (unvalidated) arguments."""
+
+    model_config = _DEFERRED
 
     name: str
     arguments: dict[str, Any] = Field(default_factory=dict)
@@ -59,6 +66,8 @@ class Message(BaseModel):
         >>> Message.user("What is 2 + 2?").role
         'user'
     """
+
+    model_config = _DEFERRED
 
     role: Role
     content: str = ""
@@ -88,8 +97,19 @@ class Message(BaseModel):
         return cls(role="tool", content=content, tool_call_id=call_id, name=name, is_error=is_error)
 
 
-messages_adapter: TypeAdapter[list[Message]] = TypeAdapter(list[Message])
-"""Serialises a whole transcript: `messages_adapter.dump_json(msgs)` / `.validate_json(data)`."""
+@functools.cache
+def transcript_adapter() -> TypeAdapter[list[Message]]:
+    """Serialises a whole transcript: `.dump_json(messages)` / `.validate_json(data)`.
+
+    Built on first use (also available as `messages_adapter`).
+    """
+    return TypeAdapter(list[Message])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "messages_adapter":
+        return transcript_adapter()
+    raise AttributeError(f"module 'agentkit.messages' has no attribute {name!r}")
 
 
 class ChatMessage(dict[str, str]):

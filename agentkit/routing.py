@@ -9,17 +9,21 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from agentkit.errors import ModelNotAvailableError
 from agentkit.messages import Message
 from agentkit.tools import Tool
 
-__all__ = ["EmbeddingRouter", "Route", "Router", "route_choice"]
+if TYPE_CHECKING:
+    from agentkit.models.transformers import TransformersModel
+
+__all__ = ["ChoiceRouter", "EmbeddingRouter", "Route", "Router", "route_choice"]
 
 logger = logging.getLogger("agentkit.routing")
 
@@ -130,6 +134,134 @@ class EmbeddingRouter:
     def route(self, query: str, tools: Sequence[Tool]) -> str | None:
         """The tool to call for `query`, or None."""
         return self.decide(query, tools).tool
+
+
+CHOICE_PROMPT = (
+    "You route a user's request to one of these options:\n{options}\n"
+    "Reply with the name of the one option that fits the request best, and nothing else."
+)
+"""The system prompt of `ChoiceRouter`; `{options}` becomes one `- name: description` line each."""
+
+
+class ChoiceRouter:
+    """Lets the language model itself choose among the tool names and "answer", before any argument.
+
+    The model reads a short prompt that lists each tool (name and the first line of its
+    description) and an `answer` option, then the request. Each option's log-probability as the
+    model's whole reply (its tokens, then the end of turn) is computed exactly: one prefill of the
+    prompt (its tool-list prefix is reused from the previous request) plus a few tokens per
+    option. The most likely tool is chosen when it beats `answer` by at least `answer_bias`.
+
+    Args:
+        model: the local model that chooses (usually the one that then writes the arguments).
+        answer_bias: added to the log-probability of `answer`; positive values make fewer calls.
+        answer_option: the name of the no-tool option (no tool may have this name).
+
+    Example:
+        `TransformersModel.default(router=None)` then `model.router = ChoiceRouter(model)`.
+    """
+
+    def __init__(
+        self,
+        model: TransformersModel,
+        *,
+        answer_bias: float = 0.0,
+        answer_option: str = "answer",
+    ) -> None:
+        self.model = model
+        self.answer_bias = answer_bias
+        self.answer_option = answer_option
+        self._prefix_tokens: list[int] = []
+        self._prefix_cache: Any = None
+
+    def option_logprobs(self, query: str, tools: Sequence[Tool]) -> dict[str, float]:
+        """The log-probability of each tool name, and of the answer option, as the whole reply."""
+        names = [t.name for t in tools]
+        if self.answer_option in names:
+            raise ValueError(f"a tool is named {self.answer_option!r}: pick another answer_option")
+        tok = self.model.tokenizer
+        listed = "\n".join(f"- {t.name}: {_first_line(t.description)}" for t in tools)
+        listed += f"\n- {self.answer_option}: no function fits; reply directly in words"
+        system = CHOICE_PROMPT.format(options=listed)
+        chat = [{"role": "system", "content": system}, {"role": "user", "content": query}]
+        prompt = tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        options = [*names, self.answer_option]
+        continuations = [self._continuation(chat, prompt, name) for name in options]
+        prompt_ids: list[int] = tok(prompt, add_special_tokens=False)["input_ids"]
+        # The model's lock serialises every forward pass on the shared weights.
+        with self.model._loaded.lock:
+            scores = self._score(prompt_ids, continuations)
+        return dict(zip(options, scores, strict=True))
+
+    def decide(self, query: str, tools: Sequence[Tool]) -> Route:
+        """Score every option and decide; `scores` are the tools' probabilities among options."""
+        if not tools:
+            return Route(None, 0.0, {})
+        logprobs = self.option_logprobs(query, tools)
+        answer = logprobs.pop(self.answer_option)
+        best = max(logprobs, key=lambda name: logprobs[name])
+        chosen = best if logprobs[best] >= answer + self.answer_bias else None
+        top = max(answer, *logprobs.values())
+        total = math.exp(answer - top) + sum(math.exp(v - top) for v in logprobs.values())
+        probs = {name: math.exp(v - top) / total for name, v in logprobs.items()}
+        logger.debug("choice %r -> %s (answer %.2f, %s)", query[:60], chosen, answer, logprobs)
+        return Route(chosen, probs[best], probs)
+
+    def route(self, query: str, tools: Sequence[Tool]) -> str | None:
+        """The tool to call for `query`, or None."""
+        return self.decide(query, tools).tool
+
+    def _continuation(self, chat: list[dict[str, str]], prompt: str, option: str) -> list[int]:
+        """The tokens of `option` as the assistant's whole reply, end of turn included."""
+        tok = self.model.tokenizer
+        full = tok.apply_chat_template(
+            [*chat, {"role": "assistant", "content": option}], tokenize=False
+        )
+        rest = full[len(prompt) :] if full.startswith(prompt) else option
+        ids: list[int] = tok(rest.rstrip(), add_special_tokens=False)["input_ids"]
+        return ids
+
+    def _score(self, prompt_ids: list[int], continuations: list[list[int]]) -> list[float]:
+        import torch
+
+        from agentkit.models import _decode
+
+        hf = self.model.hf_model
+        with torch.inference_mode():
+            reuse = min(_decode.common_prefix(self._prefix_tokens, prompt_ids), len(prompt_ids) - 1)
+            if self._prefix_cache is None or reuse <= 0:
+                from transformers import DynamicCache
+
+                self._prefix_cache, reuse = DynamicCache(config=hf.config), 0
+            cache = self._prefix_cache
+            _decode._crop(cache, reuse)
+            last = self._logprobs(prompt_ids[reuse:], cache)[-1]
+            self._prefix_tokens = list(prompt_ids)
+            scores = []
+            for ids in continuations:
+                total = float(last[ids[0]])
+                if len(ids) > 1:
+                    rows = self._logprobs(ids[:-1], cache)
+                    total += float(sum(rows[i, t] for i, t in enumerate(ids[1:])))
+                    _decode._crop(cache, len(prompt_ids))
+                scores.append(total)
+        return scores
+
+    def _logprobs(self, tokens: list[int], cache: Any) -> Any:
+        """Log-softmax rows for each position of `tokens` fed after `cache`."""
+        import torch
+
+        from agentkit.models import _decode
+
+        hf = self.model.hf_model
+        ids = torch.tensor([tokens], device=hf.device)
+        key = _decode._cache_kwarg(hf.__class__)
+        out = hf(input_ids=ids, use_cache=True, **{key: cache})
+        return torch.log_softmax(out.logits[0].float(), dim=-1).cpu()
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def route_choice(router: Router, transcript: Sequence[Message], tools: Sequence[Tool]) -> str:

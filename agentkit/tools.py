@@ -7,7 +7,6 @@ disagree. A `Toolbox` is a named set of tools and gives the model's JSON functio
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import functools
 import inspect
@@ -303,6 +302,8 @@ async def _in_thread(fn: Callable[[], Any], name: str) -> Any:
     Not the loop's default executor: a timed-out call cannot be killed, and `asyncio.run` would
     wait for it at shutdown; a daemon thread lets the run return at its timeout.
     """
+    import asyncio  # here, not at module level: keeps `import agentkit` light
+
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
     context = contextvars.copy_context()
