@@ -49,6 +49,7 @@ class _Turn:
 
     errors: list[CallError] = field(default_factory=list)
     result: RunResult[Any] | None = None
+    announced: list[ToolCall] = field(default_factory=list)  # calls announced while streaming
 
 
 @dataclass
@@ -103,14 +104,20 @@ class Run:
         await self._check_input()
         for step in range(self.agent.max_steps):
             response: ModelResponse | None = None
+            turn = _Turn()
+            streamed = ""
             async for part in self._model_turn(step):
-                if isinstance(part, str):
-                    yield TextDelta(part, step)
-                else:
+                if isinstance(part, ModelResponse):
                     response = part
+                    continue
+                yield TextDelta(part, step)
+                streamed += part
+                if "}" in part:  # a call may have just closed: announce it now
+                    for call in self._complete_calls(streamed, len(turn.announced)):
+                        turn.announced.append(call)
+                        yield ToolCallEvent(call, step)
             assert response is not None
             self._account(response)
-            turn = _Turn()
             async for event in self._act(response, step, turn):
                 yield event
             if turn.result is not None:
@@ -135,11 +142,14 @@ class Run:
             else:
                 turn.result = final
             return
+        calls = _reuse_ids(calls, turn.announced)
         self.messages.append(Message.assistant(text if calls else response.text, calls))
         if calls:
             checked = [self._check_call(call) for call in calls]
+            announced = {call.id for call in turn.announced}
             for item in checked:
-                yield ToolCallEvent(item.call, step)
+                if item.call.id not in announced:
+                    yield ToolCallEvent(item.call, step)
             async for event in self._execute(checked, step):
                 yield event
             turn.errors.extend(c.error for c in checked if c.error is not None)
@@ -190,6 +200,11 @@ class Run:
             if msg.role == "tool" and not msg.is_error:
                 return "auto"
         return choice
+
+    def _complete_calls(self, text: str, known: int) -> list[ToolCall]:
+        """Calls already complete in a reply still being generated, after the first `known`."""
+        parsed = self.agent.model.format.parse(text, tool_names=self.agent.toolbox.names)
+        return _unique_ids(parsed.calls)[known:]
 
     def _account(self, response: ModelResponse) -> None:
         usage = self.usage
@@ -385,6 +400,15 @@ class Run:
             raise InputGuardrailTripped(verdict)
         if checked != text:
             self.messages[index] = self.messages[index].model_copy(update={"content": checked})
+
+
+def _reuse_ids(calls: list[ToolCall], announced: list[ToolCall]) -> list[ToolCall]:
+    """Give the parsed calls the ids of the same calls announced while streaming."""
+    out = list(calls)
+    for i, (call, early) in enumerate(zip(calls, announced, strict=False)):
+        if call.name == early.name and call.arguments == early.arguments:
+            out[i] = early
+    return out
 
 
 def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:

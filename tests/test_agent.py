@@ -799,3 +799,40 @@ def test_reply_schema_accepts_valid_calls_only(fmt: StableLMFormat | HermesForma
     for bad in (bad_name, bad_args):
         assert not validator.is_valid([bad] if isinstance(fmt, StableLMFormat) else bad)
     assert fmt.reply_schema([add], tool_choice="none") is None
+
+
+class _ChunkedModel(ScriptedModel):
+    """Streams each scripted reply a few characters at a time, like a real backend."""
+
+    async def stream(self, request):  # type: ignore[no-untyped-def]
+        response = await self.complete(request)
+        for i in range(0, len(response.text), 7):
+            yield response.text[i : i + 7]
+        yield response
+
+
+def test_calls_are_announced_as_soon_as_they_are_complete() -> None:
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add."""
+        return a + b
+
+    first = '[{"name": "add", "arguments": {"a": 1, "b": 2}}, '
+    second = '{"name": "add", "arguments": {"a": 3, "b": 4}}]'
+    agent = Agent(_ChunkedModel([first + second, "done"]), tools=[add])
+
+    async def collect() -> list[object]:
+        return [event async for event in agent.stream("go")]
+
+    events = asyncio.run(collect())
+    kinds = [type(e).__name__ for e in events]
+    first_call = kinds.index("ToolCallEvent")
+    streamed_before = "".join(e.text for e in events[:first_call] if isinstance(e, TextDelta))
+    assert streamed_before.startswith(first) and not streamed_before.startswith(first + second)
+    calls = [e for e in events if isinstance(e, ToolCallEvent)]
+    assert [c.arguments for c in calls] == [{"a": 1, "b": 2}, {"a": 3, "b": 4}]
+    results = [e for e in events if isinstance(e, ToolResultEvent)]
+    assert {r.call_id for r in results} == {c.call.id for c in calls}
+    final = events[-1]
+    assert isinstance(final, FinalEvent)
+    assert [r.result for r in final.result.tool_calls] == [3, 7]
