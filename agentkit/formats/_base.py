@@ -69,11 +69,18 @@ class ToolFormat(ABC):
     def render_result(self, result: Message) -> str:
         """One tool result as text."""
 
-    @abstractmethod
     def reply_schema(
         self, tools: Sequence[Tool], *, tool_choice: ToolChoice = "auto"
     ) -> dict[str, Any] | None:
-        """JSON schema of the call payload the model writes (None when no call is allowed)."""
+        """JSON schema of the call payload (None when no call is allowed).
+
+        By default a JSON array of 1 to `max_calls` call objects; formats that write one call
+        per block override this.
+        """
+        one = self.call_schema(tools, tool_choice=tool_choice)
+        if one is None:
+            return None
+        return {"type": "array", "items": one, "minItems": 1, "maxItems": self.max_calls}
 
     @property
     @abstractmethod

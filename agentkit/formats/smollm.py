@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from agentkit.formats._base import ToolChoice, ToolFormat, dumps
+from agentkit.formats._base import ToolFormat, dumps
 from agentkit.messages import Message, ToolCall
 from agentkit.tools import Tool
 
@@ -47,15 +46,6 @@ class SmolLM2Format(ToolFormat):
     def render_result(self, result: Message) -> str:
         """The tool name and its result as JSON."""
         return dumps({"name": result.name, "content": result.content})
-
-    def reply_schema(
-        self, tools: Sequence[Tool], *, tool_choice: ToolChoice = "auto"
-    ) -> dict[str, Any] | None:
-        """A JSON array of 1 to `max_calls` call objects."""
-        one = self.call_schema(tools, tool_choice=tool_choice)
-        if one is None:
-            return None
-        return {"type": "array", "items": one, "minItems": 1, "maxItems": self.max_calls}
 
     @property
     def call_example(self) -> str:
