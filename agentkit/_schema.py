@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import inspect
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PydanticSchemaGenerationError, create_model
@@ -181,3 +181,60 @@ def _recursive_defs(defs: dict[str, JsonSchema]) -> set[str]:
                 seen.add(name)
                 todo.extend(graph[name])
     return recursive
+
+
+# BFCL and other hand-written function lists use Python type names.
+_TYPE_NAMES = {
+    "dict": "object",
+    "float": "number",
+    "int": "integer",
+    "bool": "boolean",
+    "str": "string",
+    "list": "array",
+    "tuple": "array",
+}
+
+
+def standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of a schema with Python type names mapped to JSON Schema's (`dict` -> `object`)."""
+
+    def fix(node: Any) -> Any:
+        if isinstance(node, list):
+            return [fix(item) for item in node]
+        if not isinstance(node, Mapping):
+            return node
+        out = {}
+        for key, value in node.items():
+            if key == "type" and isinstance(value, str):
+                if value == "any":
+                    continue
+                out[key] = _TYPE_NAMES.get(value, value)
+            elif key in ("default", "enum", "const", "examples"):
+                out[key] = value
+            else:
+                out[key] = fix(value)
+        return out
+
+    fixed: dict[str, Any] = fix(schema)
+    return fixed
+
+
+_SCALARS: dict[str, Callable[[str], Any]] = {
+    "integer": int,
+    "number": float,
+    "boolean": lambda s: {"true": True, "false": False}[s.strip().lower()],
+}
+
+
+def coerce_scalars(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
+    """Lax coercion of top-level string arguments to the scalar type their schema asks for."""
+    properties = schema.get("properties", {})
+    out = dict(arguments)
+    for name, value in arguments.items():
+        kind = properties.get(name, {}).get("type") if isinstance(properties, dict) else None
+        if isinstance(value, str) and isinstance(kind, str) and kind in _SCALARS:
+            try:
+                out[name] = _SCALARS[kind](value)
+            except (ValueError, KeyError):
+                pass
+    return out

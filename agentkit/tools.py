@@ -7,13 +7,11 @@ disagree. A `Toolbox` is a named set of tools and gives the model's JSON functio
 
 from __future__ import annotations
 
-import contextvars
 import functools
 import inspect
 import json
 import logging
 import re
-import threading
 import types
 import typing
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
@@ -21,9 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import to_json
 
 from agentkit import _schema
+from agentkit._calls import (
+    DEFAULT_MAX_RESULT_CHARS,
+    in_thread,
+    is_async_callable,
+    serialize_result,
+)
 from agentkit.errors import ToolDefinitionError
 from agentkit.messages import Message, Usage
 
@@ -33,7 +36,6 @@ logger = logging.getLogger("agentkit.tools")
 
 DepsT = TypeVar("DepsT")
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
-DEFAULT_MAX_RESULT_CHARS = 20_000
 
 
 @dataclass
@@ -123,7 +125,7 @@ class Tool:
         self.max_result_chars = max_result_chars
         self._arguments_model = arguments_model
         self._context_params = tuple(context_params)
-        self._is_async = fn is not None and _is_async_callable(fn)
+        self._is_async = fn is not None and is_async_callable(fn)
         self._validator: Any = None
         if fn is not None:
             functools.update_wrapper(self, fn, updated=())
@@ -184,7 +186,7 @@ class Tool:
         parameters = entry.get("parameters") or {"type": "object", "properties": {}}
         if not isinstance(parameters, Mapping):
             raise ToolDefinitionError(f"tool {entry['name']!r}: 'parameters' must be an object")
-        parameters = _standard_types(parameters)
+        parameters = _schema.standard_types(parameters)
         import jsonschema
 
         try:
@@ -241,7 +243,7 @@ class Tool:
                 raise ArgumentsError(self.name, self._pydantic_problems(exc)) from None
             return {name: getattr(model, name) for name in type(model).model_fields}
         if self._validator is not None:
-            coerced = _coerce_scalars(dict(arguments), self.parameters)
+            coerced = _schema.coerce_scalars(dict(arguments), self.parameters)
             errors = sorted(self._validator.iter_errors(coerced), key=lambda e: list(e.path))
             if errors:
                 raise ArgumentsError(self.name, [self._jsonschema_problem(e) for e in errors])
@@ -257,7 +259,7 @@ class Tool:
             kwargs[param] = context
         if self._is_async:
             return await self.fn(**kwargs)
-        result = await _in_thread(functools.partial(self.fn, **kwargs), self.name)
+        result = await in_thread(functools.partial(self.fn, **kwargs), self.name)
         if inspect.isawaitable(result):
             return await result
         return result
@@ -296,124 +298,9 @@ class Tool:
         return f"{text}; expected {expected}" if expected else text
 
 
-async def _in_thread(fn: Callable[[], Any], name: str) -> Any:
-    """Run a sync function in its own daemon thread.
-
-    Not the loop's default executor: a timed-out call cannot be killed, and `asyncio.run` would
-    wait for it at shutdown; a daemon thread lets the run return at its timeout.
-    """
-    import asyncio  # here, not at module level: keeps `import agentkit` light
-
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[Any] = loop.create_future()
-    context = contextvars.copy_context()
-
-    def settle(ok: bool, value: Any) -> None:
-        if not future.done():
-            future.set_result(value) if ok else future.set_exception(value)
-
-    def work() -> None:
-        try:
-            outcome = (True, context.run(fn))
-        except BaseException as exc:  # handed to the awaiting side
-            outcome = (False, exc)
-        try:
-            loop.call_soon_threadsafe(settle, *outcome)
-        except RuntimeError:  # the loop is closed: the run gave up on this call (timeout)
-            logger.debug("tool %s finished after its run ended", name)
-
-    threading.Thread(target=work, name=f"agentkit-tool-{name}", daemon=True).start()
-    return await future
-
-
-# BFCL and other hand-written function lists use Python type names.
-_TYPE_NAMES = {
-    "dict": "object",
-    "float": "number",
-    "int": "integer",
-    "bool": "boolean",
-    "str": "string",
-    "list": "array",
-    "tuple": "array",
-}
-
-
-def _standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a schema with Python type names mapped to JSON Schema's (`dict` -> `object`)."""
-
-    def fix(node: Any) -> Any:
-        if isinstance(node, list):
-            return [fix(item) for item in node]
-        if not isinstance(node, Mapping):
-            return node
-        out = {}
-        for key, value in node.items():
-            if key == "type" and isinstance(value, str):
-                if value == "any":
-                    continue
-                out[key] = _TYPE_NAMES.get(value, value)
-            elif key in ("default", "enum", "const", "examples"):
-                out[key] = value
-            else:
-                out[key] = fix(value)
-        return out
-
-    fixed: dict[str, Any] = fix(schema)
-    return fixed
-
-
-def _is_async_callable(fn: Callable[..., Any]) -> bool:
-    while isinstance(fn, functools.partial):
-        fn = fn.func
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
-    )
-
-
 def _short(value: Any, limit: int = 80) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-_SCALARS: dict[str, Callable[[str], Any]] = {
-    "integer": int,
-    "number": float,
-    "boolean": lambda s: {"true": True, "false": False}[s.strip().lower()],
-}
-
-
-def _coerce_scalars(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Lax coercion of top-level string arguments to the scalar type their schema asks for."""
-    properties = schema.get("properties", {})
-    out = dict(arguments)
-    for name, value in arguments.items():
-        kind = properties.get(name, {}).get("type") if isinstance(properties, dict) else None
-        if isinstance(value, str) and isinstance(kind, str) and kind in _SCALARS:
-            try:
-                out[name] = _SCALARS[kind](value)
-            except (ValueError, KeyError):
-                pass
-    return out
-
-
-def serialize_result(value: Any, *, max_chars: int = DEFAULT_MAX_RESULT_CHARS) -> str:
-    """Turn a tool's return value into the text the model sees.
-
-    Strings pass through; Pydantic models, dataclasses, dicts and lists become JSON; other objects
-    become `str(value)`. Text longer than `max_chars` is cut, with a marker saying how much.
-    """
-    if isinstance(value, str):
-        text = value
-    elif value is None or isinstance(value, BaseModel | dict | list | tuple | bool | int | float):
-        text = bytes(to_json(value, fallback=str)).decode()
-    elif hasattr(value, "__dataclass_fields__"):
-        text = bytes(to_json(value, fallback=str)).decode()
-    else:
-        text = str(value)
-    if len(text) > max_chars:
-        cut = len(text) - max_chars
-        text = f"{text[:max_chars]}\n[... truncated: {cut} more characters not shown]"
-    return text
 
 
 _FnT = TypeVar("_FnT", bound=Callable[..., Any])
