@@ -6,6 +6,7 @@ import contextvars
 import functools
 import inspect
 import logging
+import queue
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -20,12 +21,47 @@ logger = logging.getLogger("agentkit.tools")
 DEFAULT_MAX_RESULT_CHARS = 20_000
 
 
-async def in_thread(fn: Callable[[], Any], name: str) -> Any:
-    """Run a sync function in its own daemon thread.
+class _Workers:
+    """Daemon threads for sync tools, reused across calls (starting a thread per call is slow).
 
-    Not the loop's default executor: a timed-out call cannot be killed, and `asyncio.run` would
-    wait for it at shutdown; a daemon thread lets the run return at its timeout.
+    Daemons, not the loop's default executor: a timed-out call cannot be killed, and
+    `asyncio.run` would wait for it at shutdown. Threads idle for `idle_seconds` retire.
     """
+
+    def __init__(self, idle_seconds: float = 60.0) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+        self._idle_seconds = idle_seconds
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle > 0:
+                self._idle -= 1
+            else:
+                threading.Thread(target=self._work, name="agentkit-tool", daemon=True).start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=self._idle_seconds)
+            except queue.Empty:
+                with self._lock:
+                    if self._idle > 0:  # more idle workers than queued jobs: retire
+                        self._idle -= 1
+                        return
+                continue
+            job()
+            with self._lock:
+                self._idle += 1
+
+
+_WORKERS = _Workers()
+
+
+async def in_thread(fn: Callable[[], Any], name: str) -> Any:
+    """Run a sync function on a worker thread and await its result."""
     import asyncio  # here, not at module level: keeps `import agentkit` light
 
     loop = asyncio.get_running_loop()
@@ -36,7 +72,7 @@ async def in_thread(fn: Callable[[], Any], name: str) -> Any:
         if not future.done():
             future.set_result(value) if ok else future.set_exception(value)
 
-    def work() -> None:
+    def job() -> None:
         try:
             outcome = (True, context.run(fn))
         except BaseException as exc:  # handed to the awaiting side
@@ -46,7 +82,7 @@ async def in_thread(fn: Callable[[], Any], name: str) -> Any:
         except RuntimeError:  # the loop is closed: the run gave up on this call (timeout)
             logger.debug("tool %s finished after its run ended", name)
 
-    threading.Thread(target=work, name=f"agentkit-tool-{name}", daemon=True).start()
+    _WORKERS.submit(job)
     return await future
 
 

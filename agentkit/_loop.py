@@ -6,13 +6,12 @@ the async core calls; `Agent.run` and `Agent.run_async` consume the same event s
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +27,8 @@ from agentkit.errors import (
     UsageError,
 )
 from agentkit.events import Event, FinalEvent, RetryEvent, TextDelta, ToolCallEvent, ToolResultEvent
-from agentkit.formats._parse import decode_json_lenient, find_json_end
+from agentkit.formats._base import RenderMemo
+from agentkit.formats._parse import ParsedReply, decode_json_lenient, find_json_end
 from agentkit.guardrails import GuardrailContext, apply_guardrails
 from agentkit.messages import CallError, Message, ToolCall, ToolCallRecord, Usage
 from agentkit.models import ModelRequest, ModelResponse
@@ -86,6 +86,8 @@ class Run:
         self.executed: Counter[str] = Counter()
         self.last_content: dict[str, str] = {}
         self._pending_keys: dict[str, str] = {}  # call id -> repeat key, until the call returns
+        self._last_parse: tuple[str, ParsedReply] | None = None
+        self._render_memo: RenderMemo = {}
         self.failures: list[CallError] = []
         self.failed_in_row = 0
         self.context: RunContext[Any] = RunContext(
@@ -99,7 +101,7 @@ class Run:
         )
 
     # -- the loop --------------------------------------------------------------------------------
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncGenerator[Event, None]:
         """Run to the end, yielding events; the last one is `FinalEvent`."""
         await self._check_input()
         for step in range(self.agent.max_steps):
@@ -161,7 +163,9 @@ class Run:
         fmt = agent.model.format
         output_schema = self.output_schema
         request = ModelRequest(
-            messages=fmt.render(self.messages, agent.tools, output_schema=output_schema),
+            messages=fmt.render(
+                self.messages, agent.tools, output_schema=output_schema, memo=self._render_memo
+            ),
             transcript=list(self.messages),
             tools=agent.tools,
             format=fmt,
@@ -201,10 +205,18 @@ class Run:
                 return "auto"
         return choice
 
+    def _parse(self, text: str) -> ParsedReply:
+        """Parse a reply (the last result is kept: a streamed reply is parsed once when done)."""
+        if self._last_parse is not None and self._last_parse[0] == text:
+            return self._last_parse[1]
+        parsed = self.agent.model.format.parse(text, tool_names=self.agent.toolbox.names)
+        parsed.calls = _unique_ids(parsed.calls)
+        self._last_parse = (text, parsed)
+        return parsed
+
     def _complete_calls(self, text: str, known: int) -> list[ToolCall]:
         """Calls already complete in a reply still being generated, after the first `known`."""
-        parsed = self.agent.model.format.parse(text, tool_names=self.agent.toolbox.names)
-        return _unique_ids(parsed.calls)[known:]
+        return self._parse(text).calls[known:]
 
     def _account(self, response: ModelResponse) -> None:
         usage = self.usage
@@ -219,10 +231,10 @@ class Run:
     def _interpret(self, response: ModelResponse) -> tuple[list[ToolCall], str, list[str]]:
         if response.calls is not None:  # native tool calling: nothing to parse
             return _unique_ids(response.calls), response.text, []
-        parsed = self.agent.model.format.parse(response.text, tool_names=self.agent.toolbox.names)
+        parsed = self._parse(response.text)
         if parsed.calls and self.agent.tool_choice == "none":
             return [], response.text, ["calling functions is not allowed here: answer in text"]
-        return _unique_ids(parsed.calls), parsed.text, parsed.errors
+        return parsed.calls, parsed.text, parsed.errors
 
     # -- calls -----------------------------------------------------------------------------------
     def _check_call(self, call: ToolCall) -> _Checked:
@@ -265,13 +277,15 @@ class Run:
         import asyncio
 
         results: dict[str, tuple[Any, str, str | None]] = {}
-        tasks = {
-            asyncio.ensure_future(self._invoke(item)): item
-            for item in checked
-            if item.error is None
-        }
+        runnable = [item for item in checked if item.error is None]
+        if len(runnable) == 1:  # the common case: no tasks needed
+            call_id, value, content, error = await self._invoke(runnable[0])
+            results[call_id] = (value, content, error)
+            yield ToolResultEvent(call_id, runnable[0].call.name, value, content, error, step)
+            runnable = []
+        tasks = {asyncio.ensure_future(self._invoke(item)): item for item in runnable}
         try:
-            for next_done in asyncio.as_completed(tasks):
+            for next_done in asyncio.as_completed(tasks) if tasks else ():
                 call_id, value, content, error = await next_done
                 results[call_id] = (value, content, error)
                 item = next(i for i in checked if i.call.id == call_id)
@@ -303,7 +317,9 @@ class Run:
         tool = item.tool
         assert tool is not None
         timeout = tool.timeout if tool.timeout is not None else self.agent.tool_timeout
-        context = dataclasses.replace(self.context, call_id=item.call.id)
+        context = RunContext(
+            self.context.deps, self.messages, self.usage, self.run_id, item.call.id
+        )
         logger.debug("call %s(%r)", tool.name, item.kwargs)
         try:
             async with asyncio.timeout(timeout):

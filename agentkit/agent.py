@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic
@@ -132,8 +133,10 @@ class Agent(Generic[OutputT]):
                 new user message).
             deps: an object tools receive through a `RunContext` parameter.
         """
-        async for event in Run(self, prompt, deps).events():
-            yield event
+        events = Run(self, prompt, deps).events()
+        async with contextlib.aclosing(events):
+            async for event in events:
+                yield event
 
     async def run_async(
         self, prompt: str | Sequence[Message], *, deps: Any = None
@@ -146,10 +149,12 @@ class Agent(Generic[OutputT]):
             InputGuardrailTripped / OutputGuardrailTripped: a guardrail blocked.
             ModelError: the backend failed.
         """
-        async for event in Run(self, prompt, deps).events():
-            if isinstance(event, FinalEvent):
-                result: RunResult[OutputT] = event.result
-                return result
+        events = Run(self, prompt, deps).events()
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, FinalEvent):
+                    result: RunResult[OutputT] = event.result
+                    return result
         raise AgentkitError("the run ended without a final event")  # pragma: no cover
 
     def run(self, prompt: str | Sequence[Message], *, deps: Any = None) -> RunResult[OutputT]:

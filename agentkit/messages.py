@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import functools
-import uuid
+import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,7 +38,7 @@ _DEFERRED = ConfigDict(defer_build=True)
 
 def new_call_id() -> str:
     """Return a short unique id for a tool call."""
-    return "call_" + uuid.uuid4().hex[:12]
+    return "call_" + os.urandom(6).hex()
 
 
 class ToolCall(BaseModel):

@@ -94,6 +94,9 @@ class Tool:
         parameters: the JSON schema of the arguments (self-contained, no titles).
         timeout: seconds a call may take, or None to use the agent's default.
         strict: validate arguments strictly (no "3" -> 3 coercion).
+        inline: run a sync function on the event loop instead of a worker thread. For fast,
+            non-blocking functions (pure computation): it saves a thread hand-off per call, but
+            such a call cannot be interrupted by its timeout nor run beside others.
         fn: the underlying function, or None for a tool known only by its schema.
     """
 
@@ -107,6 +110,7 @@ class Tool:
         arguments_model: type[BaseModel] | None = None,
         timeout: float | None = None,
         strict: bool = False,
+        inline: bool = False,
         context_params: Iterable[str] = (),
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> None:
@@ -122,6 +126,7 @@ class Tool:
         self.fn = fn
         self.timeout = timeout
         self.strict = strict
+        self.inline = inline
         self.max_result_chars = max_result_chars
         self._arguments_model = arguments_model
         self._context_params = tuple(context_params)
@@ -140,6 +145,7 @@ class Tool:
         description: str | None = None,
         timeout: float | None = None,
         strict: bool = False,
+        inline: bool = False,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> Tool:
         """Make a tool from a typed function (sync or async).
@@ -162,6 +168,7 @@ class Tool:
             arguments_model=model,
             timeout=timeout,
             strict=strict,
+            inline=inline,
             context_params=skipped,
             max_result_chars=max_result_chars,
         )
@@ -259,7 +266,10 @@ class Tool:
             kwargs[param] = context
         if self._is_async:
             return await self.fn(**kwargs)
-        result = await in_thread(functools.partial(self.fn, **kwargs), self.name)
+        if self.inline:
+            result = self.fn(**kwargs)
+        else:
+            result = await in_thread(functools.partial(self.fn, **kwargs), self.name)
         if inspect.isawaitable(result):
             return await result
         return result
@@ -315,6 +325,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     strict: bool = False,
+    inline: bool = False,
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
 ) -> Callable[[Callable[..., Any]], Tool]: ...
 def tool(
@@ -325,6 +336,7 @@ def tool(
     description: str | None = None,
     timeout: float | None = None,
     strict: bool = False,
+    inline: bool = False,
     max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
 ) -> Tool | Callable[[Callable[..., Any]], Tool]:
     """Turn a typed function into a `Tool`; use as `@tool` or `@tool(name=..., timeout=...)`.
@@ -345,6 +357,7 @@ def tool(
             description=description,
             timeout=timeout,
             strict=strict,
+            inline=inline,
             max_result_chars=max_result_chars,
         )
 
@@ -388,6 +401,7 @@ class Toolbox:
         description: str | None = None,
         timeout: float | None = None,
         strict: bool = False,
+        inline: bool = False,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> Callable[[Callable[..., Any]], Tool]: ...
     def tool(
@@ -399,6 +413,7 @@ class Toolbox:
         description: str | None = None,
         timeout: float | None = None,
         strict: bool = False,
+        inline: bool = False,
         max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
     ) -> Tool | Callable[[Callable[..., Any]], Tool]:
         """Register a function as a tool of this box; use as `@box.tool` or `@box.tool(...)`."""
@@ -409,6 +424,7 @@ class Toolbox:
                 description=description,
                 timeout=timeout,
                 strict=strict,
+                inline=inline,
                 max_result_chars=max_result_chars,
             )(f)
             return self.add(made)

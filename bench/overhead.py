@@ -15,9 +15,10 @@ Import time: `import X` in a fresh interpreter, the median over several runs, mi
 a bare interpreter start; `-X importtime`'s cumulative figure for the top package is shown too.
 
 Usage:
-    python bench/overhead.py                 # full run (about a minute on 2 cores)
+    python bench/overhead.py                 # full run (3 to 4 minutes on 2 busy cores)
     python bench/overhead.py --quick         # fewer repetitions
     python bench/overhead.py --json out.json # also write the figures as JSON
+    python bench/overhead.py --profile       # cProfile of agentkit's runs: where the time goes
 
 Frameworks compared here are benchmark-only requirements (bench/requirements.txt); they are never
 agentkit dependencies.
@@ -88,6 +89,9 @@ def agentkit_benches() -> list[Bench]:
     # A callable reply serves any number of runs: the request says which step it is.
     model = ScriptedModel(lambda request: script[request.step])
     agent = Agent(model, tools=[tool(add)], max_steps=20)
+    # `inline=True` declares a fast, non-blocking function: it runs on the loop, no thread
+    # hand-off (smolagents runs every tool inline; agentkit's default is a worker thread).
+    inline_agent = Agent(model, tools=[tool(inline=True)(add)], max_steps=20)
 
     def check(result: Any) -> None:
         assert result.output == FINAL, result.output
@@ -101,6 +105,8 @@ def agentkit_benches() -> list[Bench]:
               note="run_async", anchor=False),
         Bench("agentkit (sync run)", lambda: agent.run(PROMPT), False, check, forget_requests,
               note="run(): + asyncio.run per call", anchor=False),
+        Bench("agentkit (inline tool)", lambda: inline_agent.run_async(PROMPT), True, check,
+              forget_requests, note="run_async, @tool(inline=True)", anchor=False),
     ]  # fmt: skip
 
 
@@ -325,20 +331,24 @@ _IMPORTTIME = re.compile(r"import time:\s+\d+\s+\|\s+(\d+)\s+\|\s*(\S+)\s*$")
 
 
 def _one_import(code: str) -> tuple[float, float | None, str]:
-    """Wall seconds of a fresh interpreter running `code`, and -X importtime's figure."""
+    """Wall seconds of a fresh interpreter running `code`, and -X importtime's figure.
+
+    Two processes: the wall time is taken without -X importtime, whose logging costs time.
+    """
     start = time.perf_counter()
+    plain = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, check=False)
+    wall = time.perf_counter() - start
     proc = subprocess.run(
         [sys.executable, "-X", "importtime", "-c", code],
         cwd=REPO, capture_output=True, text=True, check=False,
     )  # fmt: skip
-    wall = time.perf_counter() - start
     cumulative = None
     module = code.removeprefix("import ").strip()
     for line in proc.stderr.splitlines():
         m = _IMPORTTIME.match(line)
         if m and m.group(2) == module:
             cumulative = int(m.group(1)) / 1e6
-    return wall, cumulative, proc.stderr if proc.returncode else ""
+    return wall, cumulative, proc.stderr if proc.returncode or plain.returncode else ""
 
 
 def measure_imports(modules: list[tuple[str, str]], repeats: int) -> dict[str, dict[str, Any]]:
@@ -394,6 +404,11 @@ def versions() -> dict[str, str]:
             out[dist] = version(dist)
         except PackageNotFoundError:
             pass
+    git = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True
+    )  # the commit agentkit was measured at
+    if git.returncode == 0 and "agentkit" in out:
+        out["agentkit"] += f" ({git.stdout.strip()})"
     return out
 
 
@@ -410,24 +425,29 @@ def report_steps(benches: list[Bench]) -> dict[str, Any]:
                         "cpu_us_per_step": cpu, "runs": len(b.times), "anchor": b.anchor,
                         "note": b.note}  # fmt: skip
         print(f"{b.name:<31}{best:>8.1f}{med:>8.1f}{cpu:>8.1f}{len(b.times):>6}   {b.note}")
-    ours = rows.get("agentkit")
     anchors = {k: v for k, v in rows.items() if v["anchor"]}
-    if not (ours and anchors):
-        return rows
+    for variant in ("agentkit", "agentkit (inline tool)"):
+        ours = rows.get(variant)
+        if ours and anchors:
+            report_ratios(variant, ours, anchors)
+    return rows
+
+
+def report_ratios(variant: str, ours: dict[str, Any], anchors: dict[str, dict[str, Any]]) -> None:
+    """Print one agentkit variant's ratios to each anchor and the verdict on the 1/5 target."""
     stats = ("best", "median", "cpu")
-    print(f"\n{'ratio agentkit / anchor':<39}" + "".join(f"{s:>8}" for s in stats))
+    print(f"\n{'ratio ' + variant + ' / anchor':<39}" + "".join(f"{s:>8}" for s in stats))
     for name, row in anchors.items():
         ratios = [ours[f"{s}_us_per_step"] / row[f"{s}_us_per_step"] for s in stats]
-        row.update({f"agentkit_ratio_{s}": r for s, r in zip(stats, ratios, strict=True)})
-        print(f"agentkit / {name:<28}" + "".join(f"{r:>8.3f}" for r in ratios))
+        ours.update({f"ratio_{s}_to_{name}": r for s, r in zip(stats, ratios, strict=True)})
+        print(f"{variant} / {name:<20}"[:39].ljust(39) + "".join(f"{r:>8.3f}" for r in ratios))
     for stat in stats:
         key = f"{stat}_us_per_step"
         fastest = min(anchors, key=lambda k: anchors[k][key])
         ratio = ours[key] / anchors[fastest][key]
         verdict = "met" if ratio <= 0.2 else "NOT met"
-        print(f"target agentkit <= 1/5 of the fastest anchor, by {stat}: {fastest}, "
+        print(f"target {variant} <= 1/5 of the fastest anchor, by {stat}: {fastest}, "
               f"ratio {ratio:.3f} = 1/{1 / ratio:.1f}: {verdict}")  # fmt: skip
-    return rows
 
 
 def report_imports(imports: dict[str, dict[str, Any]]) -> None:
@@ -450,6 +470,26 @@ def report_imports(imports: dict[str, dict[str, Any]]) -> None:
               f"target < 1/2: {verdict}")  # fmt: skip
 
 
+def profile_agentkit(runs: int) -> None:
+    """Where agentkit's time goes: cProfile over `runs` runs, agentkit's own functions first."""
+    import cProfile
+    import pstats
+
+    bench = agentkit_benches()[0]
+    loop = asyncio.new_event_loop()
+    time_block(bench, 20, loop, keep=False)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    time_block(bench, runs, loop, keep=False)
+    profiler.disable()
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+    stats = pstats.Stats(profiler)
+    print(f"cProfile of {runs} agentkit runs ({runs * N_STEPS} steps); times include the profiler")
+    stats.sort_stats("cumulative").print_stats(r"agentkit[/\\]", 25)
+    stats.sort_stats("tottime").print_stats(20)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=300, help="timed runs per framework")
@@ -458,7 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--import-repeats", type=int, default=9, help="fresh processes per module")
     parser.add_argument("--quick", action="store_true", help="60 runs, 3 import repeats")
     parser.add_argument("--skip-import", action="store_true", help="only the per-step figures")
+    parser.add_argument("--skip-steps", action="store_true", help="only the import figures")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--profile", action="store_true", help="cProfile agentkit's run instead")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.rounds, args.warmup, args.import_repeats = 60, 3, 5, 3
@@ -467,24 +509,25 @@ def main(argv: list[str] | None = None) -> int:
     print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     print(f"script: {N_CALLS} calls of add(a, b), then a final answer = {N_STEPS} steps per run\n")
 
-    benches: list[Bench] = []
-    present: list[tuple[str, str]] = []
-    for name, module, factory in FRAMEWORKS:
+    present = [(name, module, factory) for name, module, factory in FRAMEWORKS if installed(module)]
+    for name, module, _ in FRAMEWORKS:
         if not installed(module):
             print(f"{name}: not installed, skipped")
-            continue
-        present.append((name, module))
-        benches.extend(factory())
-    if not any(b.name == "agentkit" for b in benches):
+    if not present or present[0][0] != "agentkit":
         print("agentkit is not importable: run from the repository root or install it")
         return 1
-    measure_steps(benches, args.runs, args.rounds, args.warmup)
-    print()
+    if args.profile:
+        profile_agentkit(args.runs)
+        return 0
     figures: dict[str, Any] = {"machine": machine_note(), "versions": versions()}
-    figures["steps"] = report_steps(benches)
+    if not args.skip_steps:
+        benches = [bench for _, _, factory in present for bench in factory()]
+        measure_steps(benches, args.runs, args.rounds, args.warmup)
+        print()
+        figures["steps"] = report_steps(benches)
     if not args.skip_import:
         print()
-        imports = measure_imports(present, args.import_repeats)
+        imports = measure_imports([(n, m) for n, m, _ in present], args.import_repeats)
         report_imports(imports)
         figures["imports"] = imports
     if args.json:

@@ -18,6 +18,8 @@ ToolChoice = Literal["auto", "required", "none"] | str
 """`"auto"` (call or answer), `"required"` (must call), `"none"` (text only), or a tool name."""
 
 ResultRole = Literal["tool", "user"]
+RenderMemo = dict[int, tuple[list[Message], list[ChatMessage]]]
+"""Rendered messages of one run, by the identity of the first message of each group."""
 
 
 def dumps(value: Any) -> str:
@@ -146,14 +148,23 @@ class ToolFormat(ABC):
         tools: Sequence[Tool],
         *,
         output_schema: dict[str, Any] | None = None,
+        memo: RenderMemo | None = None,
     ) -> list[ChatMessage]:
-        """Render a transcript as the chat messages a template receives."""
+        """Render a transcript as the chat messages a template receives.
+
+        Args:
+            messages: the transcript.
+            tools: the tools at hand (listed in the system prompt).
+            output_schema: the schema of a structured final answer, if one is expected.
+            memo: a dict kept across the turns of one run, so that messages rendered on an
+                earlier turn are not rendered again (a run's transcript only grows).
+        """
         system_parts: list[str] = []
         rest = list(messages)
         if rest and rest[0].role == "system":
             system_parts.append(rest.pop(0).content)
         if tools:
-            system_parts.append(self.tools_prompt(tools))
+            system_parts.append(self._cached_tools_prompt(tuple(tools)))
         if output_schema is not None:
             system_parts.append(self.output_prompt(output_schema))
         out: list[ChatMessage] = []
@@ -165,12 +176,36 @@ class ToolFormat(ABC):
                 pending.append(msg)
                 continue
             if pending:
-                out.extend(self.render_results(pending))
+                out.extend(self._remembered(pending, memo))
                 pending = []
-            out.append(self.render_message(msg))
+            out.extend(self._remembered([msg], memo))
         if pending:
-            out.extend(self.render_results(pending))
+            out.extend(self._remembered(pending, memo))
         return out
+
+    def _remembered(self, group: list[Message], memo: RenderMemo | None) -> list[ChatMessage]:
+        """Render a message, or a group of tool results, through the memo."""
+        key = id(group[0])
+        if memo is not None and (hit := memo.get(key)) is not None and hit[0] == group:
+            return hit[1]
+        rendered = (
+            self.render_results(group)
+            if group[0].role == "tool"
+            else [self.render_message(group[0])]
+        )
+        if memo is not None:
+            memo[key] = (group, rendered)  # the group is kept, so its ids cannot be reused
+        return rendered
+
+    def _cached_tools_prompt(self, tools: tuple[Tool, ...]) -> str:
+        """`tools_prompt`, computed once per set of tools (it is part of every turn's prompt)."""
+        cache: dict[tuple[Tool, ...], str] = self.__dict__.setdefault("_tools_prompts", {})
+        prompt = cache.get(tools)
+        if prompt is None:
+            if len(cache) > 64:
+                cache.clear()
+            prompt = cache[tools] = self.tools_prompt(tools)
+        return prompt
 
     def render_message(self, msg: Message) -> ChatMessage:
         """A system, user or assistant message (never with empty content for calls)."""

@@ -145,7 +145,7 @@ def _arguments(raw: Any) -> Any:
 
 
 def _to_call(
-    item: Any, *, explicit: bool, in_array: bool, tool_names: Collection[str]
+    item: Any, *, explicit: bool, in_array: bool, tool_names: Collection[str], strict: bool
 ) -> ToolCall | str | None:
     """One decoded item as a call, an error message, or None when it is not a call at all."""
     if not isinstance(item, dict):
@@ -164,7 +164,7 @@ def _to_call(
         return f'the "arguments" string of {name} is not valid JSON: {arguments}'
     if not isinstance(arguments, dict):
         return f'the "arguments" of {name} must be a JSON object, got {_snippet(repr(arguments))}'
-    if not _is_json(arguments):
+    if not (strict or _is_json(arguments)):  # a Python-literal reading may hold sets, bytes...
         return f'the "arguments" of {name} must be JSON (string keys, plain values)'
     call_id = item.get("id")
     if isinstance(call_id, str) and call_id:
@@ -181,6 +181,13 @@ def _parse_value(
     except ValueError as exc:
         out.errors.append(f"the call is not valid JSON ({exc}): {_snippet(span)}")
         return True
+    return _add_calls(value, explicit=explicit, tool_names=tool_names, out=out, strict=False)
+
+
+def _add_calls(
+    value: Any, *, explicit: bool, tool_names: Collection[str], out: ParsedReply, strict: bool
+) -> bool:
+    """Add the calls a decoded value holds; return False when it is not a call (plain prose)."""
     in_array = isinstance(value, list)
     items = value if in_array else [value]
     if not items:
@@ -188,7 +195,8 @@ def _parse_value(
             out.errors.append("an empty list of calls: write at least one call")
         return explicit
     results = [
-        _to_call(it, explicit=explicit, in_array=in_array, tool_names=tool_names) for it in items
+        _to_call(it, explicit=explicit, in_array=in_array, tool_names=tool_names, strict=strict)
+        for it in items
     ]
     if all(r is None for r in results) or (
         not explicit
@@ -301,4 +309,17 @@ def parse_reply(text: str, *, tool_names: Collection[str] = ()) -> ParsedReply:
         >>> r.text, r.calls[0].name, r.calls[0].arguments
         ('Sure.', 'add', {'a': 1})
     """
+    stripped = text.strip()
+    if not any(ch in stripped for ch in "[{<"):  # plain prose: nothing to look for
+        return ParsedReply(text=stripped)
+    if stripped[:1] in ("[", "{"):  # the common case: the whole reply is one JSON value
+        try:
+            value = json.loads(stripped)
+        except (ValueError, RecursionError):  # not strict JSON: the lenient scanner decides
+            pass
+        else:
+            out = ParsedReply(text="")
+            if _add_calls(value, explicit=False, tool_names=tool_names, out=out, strict=True):
+                return out
+            return ParsedReply(text=stripped)
     return _Scanner(text, tool_names).run()
