@@ -30,7 +30,7 @@ from agentkit.events import Event, FinalEvent, RetryEvent, TextDelta, ToolCallEv
 from agentkit.formats._base import RenderMemo
 from agentkit.formats._parse import ParsedReply, decode_json_lenient, find_json_end
 from agentkit.guardrails import GuardrailContext, apply_guardrails
-from agentkit.messages import CallError, Message, ToolCall, ToolCallRecord, Usage
+from agentkit.messages import CallError, Message, Role, ToolCall, ToolCallRecord, Usage
 from agentkit.models import ModelRequest, ModelResponse
 from agentkit.tools import ArgumentsError, RunContext, Tool
 
@@ -145,7 +145,9 @@ class Run:
                 turn.result = final
             return
         calls = _reuse_ids(calls, turn.announced)
-        self.messages.append(Message.assistant(text if calls else response.text, calls))
+        self.messages.append(
+            _trusted("assistant", text if calls else response.text, tool_calls=calls)
+        )
         if calls:
             checked = [self._check_call(call) for call in calls]
             announced = {call.id for call in turn.announced}
@@ -306,8 +308,12 @@ class Run:
                 )
             )
             self.messages.append(
-                Message.tool(
-                    content, call_id=item.call.id, name=item.call.name, is_error=error is not None
+                _trusted(
+                    "tool",
+                    content,
+                    tool_call_id=item.call.id,
+                    name=item.call.name,
+                    is_error=error is not None,
                 )
             )
 
@@ -322,8 +328,11 @@ class Run:
         )
         logger.debug("call %s(%r)", tool.name, item.kwargs)
         try:
-            async with asyncio.timeout(timeout):
+            if tool.runs_inline:  # nothing could interrupt it: a timeout scope would only cost
                 value = await tool.invoke(item.kwargs, context)
+            else:
+                async with asyncio.timeout(timeout):
+                    value = await tool.invoke(item.kwargs, context)
         except TimeoutError:
             error = f"{tool.name} timed out after {timeout:g} s"
             logger.info("tool %s timed out after %s s", tool.name, timeout)
@@ -340,7 +349,7 @@ class Run:
 
     # -- failed turns, final answers -------------------------------------------------------------
     def _tell(self, text: str) -> None:
-        self.messages.append(Message(role="user", content=text, is_error=True))
+        self.messages.append(_trusted("user", text, is_error=True))
 
     def _failed_turn(self, errors: list[CallError], step: int) -> RetryEvent:
         self.usage.failed_turns += 1
@@ -353,7 +362,7 @@ class Run:
         return RetryEvent(list(errors), self.failed_in_row, step)
 
     async def _final(self, text: str) -> RunResult[Any] | CallError:
-        self.messages.append(Message.assistant(text))
+        self.messages.append(_trusted("assistant", text))
         output: Any = text
         if self.output_adapter is not None:
             parsed = self._parse_output(text)
@@ -425,6 +434,11 @@ def _reuse_ids(calls: list[ToolCall], announced: list[ToolCall]) -> list[ToolCal
         if call.name == early.name and call.arguments == early.arguments:
             out[i] = early
     return out
+
+
+def _trusted(role: Role, content: str, **fields: Any) -> Message:
+    """A message of the transcript."""
+    return Message(role=role, content=content, **fields)
 
 
 def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:

@@ -274,6 +274,11 @@ class Tool:
             return await result
         return result
 
+    @property
+    def runs_inline(self) -> bool:
+        """Whether calls run on the event loop itself (a sync function marked `inline`)."""
+        return self.inline and not self._is_async
+
     def format_result(self, value: Any) -> str:
         """The text the model sees for a return value (see `serialize_result`)."""
         return serialize_result(value, max_chars=self.max_result_chars)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import operator
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from typing import Any, Literal
@@ -186,7 +187,8 @@ class ToolFormat(ABC):
     def _remembered(self, group: list[Message], memo: RenderMemo | None) -> list[ChatMessage]:
         """Render a message, or a group of tool results, through the memo."""
         key = id(group[0])
-        if memo is not None and (hit := memo.get(key)) is not None and hit[0] == group:
+        hit = memo.get(key) if memo is not None else None
+        if hit is not None and len(hit[0]) == len(group) and all(map(operator.is_, hit[0], group)):
             return hit[1]
         rendered = (
             self.render_results(group)
