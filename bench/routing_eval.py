@@ -211,9 +211,11 @@ def attempted_call(text: str, call_open: str) -> str | None:
 class Generator:
     """One reply per (request, tool_choice), generated once (greedy decoding is deterministic)."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, *, routed_prompt: bool = False) -> None:
         self.model = model
         self.memo: dict[tuple[str, str], Reply] = {}
+        # As TransformersModel does with a router: the prompt lists only the chosen tool.
+        self.routed_prompt = routed_prompt
 
     def reply(self, request: str, choice: str) -> Reply:
         key = (request, choice)
@@ -229,10 +231,13 @@ class Generator:
 
         fmt = self.model.format
         transcript = [Message.user(request)]
+        shown = list(TOOLS)
+        if self.routed_prompt and choice != "auto":
+            shown = [t for t in TOOLS if t.name == choice]
         model_request = ModelRequest(
-            messages=fmt.render(transcript, TOOLS),
+            messages=fmt.render(transcript, shown),
             transcript=transcript,
-            tools=TOOLS,
+            tools=shown,
             format=fmt,
             tool_choice=choice,
             run_id=SESSION,  # one session: the tool list is prefilled once for the whole set
@@ -527,6 +532,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results JSON")
+    parser.add_argument(
+        "--routed-prompt",
+        action="store_true",
+        help="list only the routed tool in the prompt (no tools for 'none'), as the default does",
+    )
     args = parser.parse_args(argv)
     designs = [d.strip() for d in args.designs.split(",") if d.strip()]
     unknown = set(designs) - set(DESIGNS)
@@ -545,7 +555,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     need |= {"choice" for d in designs if d.startswith("choice") or d == "hybrid"}
     print(f"{len(cases)} requests, designs: {', '.join(designs)}", flush=True)
     evidence = gather_evidence(cases, model, need)
-    gen = Generator(model)
+    gen = Generator(model, routed_prompt=args.routed_prompt)
     results = []
     for design in designs:
         start = time.perf_counter()

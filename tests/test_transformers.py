@@ -258,3 +258,37 @@ def test_default_model_answers_directly_without_a_tool(default_model: Transforme
     )
     assert result.tool_calls == []
     assert "Tokyo" in result.output
+
+
+class PickRouter:
+    """A router that always picks the same tool (or none)."""
+
+    def __init__(self, choice: str | None) -> None:
+        self.choice = choice
+
+    def route(self, query: str, tools: Any) -> str | None:
+        return self.choice
+
+
+@pytest.mark.parametrize("choice", ["shout", None])
+def test_a_routed_turn_shows_and_allows_only_the_chosen_tool(tokenizer: Any, choice: Any) -> None:
+    model = TransformersModel.from_objects(
+        tiny_model(tokenizer), tokenizer, max_new_tokens=40, router=PickRouter(choice)
+    )
+    seen: list[ModelRequest] = []
+    original = model.prompt_ids
+
+    def spy(request: ModelRequest) -> list[int]:
+        seen.append(request)
+        return original(request)
+
+    model.prompt_ids = spy  # type: ignore[method-assign]
+    reply = model.generate(request_for(model, "go"))
+    system = seen[0].messages[0].content
+    parsed = model.format.parse(reply.text, tool_names=["paint", "shout"])
+    if choice is None:
+        assert seen[0].tools == [] and "paint" not in system and not parsed.calls
+    else:
+        assert [t.name for t in seen[0].tools] == ["shout"]
+        assert '"shout"' in system and '"paint"' not in system
+        assert parsed.calls and {c.name for c in parsed.calls} == {"shout"}

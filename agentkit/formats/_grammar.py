@@ -3,7 +3,8 @@
 A reply is either a final answer (free text, or JSON for a structured `output_type`) or a call
 payload wrapped as the format writes it. JSON is laid out with `json.dumps` spacing (flexible
 whitespace lets small models copy the indentation of the tool list) and strings and arrays are
-bounded (unbounded, small models ramble or repeat a call until the token limit).
+bounded (unbounded, small models ramble or repeat a call until the token limit); free strings
+hold no brackets or newlines.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ __all__ = ["MAX_ARRAY_ITEMS", "MAX_STRING_LENGTH", "bounded_schema", "json_rule"
 MAX_STRING_LENGTH = 200
 MAX_ARRAY_ITEMS = 16
 MAX_INTEGER = 10**15
+FREE_STRING_PATTERN = r"^[^{}\[\]<>\n\r\t]*$"
 _JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
 
 
@@ -41,8 +43,14 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
 def _bound(node: dict[str, Any]) -> None:
     kind = node.get("type")
     if kind == "string":
-        if not any(k in node for k in ("enum", "const", "maxLength", "pattern", "format")):
+        if not any(k in node for k in ("enum", "const", "pattern", "format")):
+            # No brackets or newlines in free strings: a small model otherwise "closes" the call
+            # inside a string value (`"expression": "}}]</tool_call>...`) and runs on.
+            node["pattern"] = FREE_STRING_PATTERN
+        if not any(k in node for k in ("enum", "const", "maxLength")):
             node["maxLength"] = MAX_STRING_LENGTH
+        if not any(k in node for k in ("enum", "const", "minLength")):
+            node["minLength"] = 1  # an empty free string is a small model's non-answer
     elif kind == "integer":
         if "maximum" not in node and "exclusiveMaximum" not in node:
             node["maximum"] = MAX_INTEGER

@@ -270,8 +270,7 @@ class TransformersModel(Model):
         from agentkit.models import _decode
 
         if self.router is not None and request.tool_choice == "auto" and request.tools:
-            choice = route_choice(self.router, request.transcript, request.tools)
-            request = dataclasses.replace(request, tool_choice=choice)
+            request = self._routed(request)
         prompt = self.prompt_ids(request)
         matcher = self._matcher(request) if self.constrained else None
         with self._loaded.lock:
@@ -299,6 +298,27 @@ class TransformersModel(Model):
             "generated %d tokens (prefilled %d)", gen.completion_tokens, gen.prefilled_tokens
         )
         return gen
+
+    def _routed(self, request: ModelRequest) -> ModelRequest:
+        """The request as the router decides it: which tool must be called, or none.
+
+        The prompt then lists only the tools of the decision (the chosen one; on an answer turn,
+        those already called), which keeps a small model from copying other tools' arguments,
+        shortens the prompt, and keeps the prefix stable across the run's turns for the cache.
+        """
+        assert self.router is not None
+        choice = route_choice(self.router, request.transcript, request.tools)
+        if choice == "auto":
+            return request
+        if choice == "none":
+            called = {c.name for m in request.transcript for c in m.tool_calls}
+            shown = [t for t in request.tools if t.name in called]
+        else:
+            shown = [t for t in request.tools if t.name == choice]
+        messages = request.format.render(
+            request.transcript, shown, output_schema=request.output_schema
+        )
+        return dataclasses.replace(request, messages=messages, tools=shown, tool_choice=choice)
 
     def forget(self, run_id: str) -> None:
         """Drop the KV cache kept for a run."""
