@@ -282,7 +282,7 @@ class ChoiceRouter:
 
                 self._prefix_cache, reuse = DynamicCache(config=hf.config), 0
             cache = self._prefix_cache
-            _decode._crop(cache, reuse)
+            _decode.crop(cache, reuse)
             last = self._logprobs(prompt_ids[reuse:], cache)[-1]
             self._prefix_tokens = list(prompt_ids)
             scores = []
@@ -291,7 +291,7 @@ class ChoiceRouter:
                 if len(ids) > 1:
                     rows = self._logprobs(ids[:-1], cache)
                     total += float(sum(rows[i, t] for i, t in enumerate(ids[1:])))
-                    _decode._crop(cache, len(prompt_ids))
+                    _decode.crop(cache, len(prompt_ids))
                 scores.append(total)
         return scores
 
@@ -303,7 +303,7 @@ class ChoiceRouter:
 
         hf = self.model.hf_model
         ids = torch.tensor([tokens], device=hf.device)
-        key = _decode._cache_kwarg(hf.__class__)
+        key = _decode.forward_keys(hf.__class__)[0]
         out = hf(input_ids=ids, use_cache=True, **{key: cache})
         return torch.log_softmax(out.logits[0].float(), dim=-1).cpu()
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from agentkit.errors import ModelError
 
-__all__ = ["common_prefix", "decode", "grammar_tokenizer", "make_matcher"]
+__all__ = ["common_prefix", "crop", "decode", "forward_keys", "grammar_tokenizer", "make_matcher"]
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -80,7 +80,7 @@ def _pick(logits: Any, temperature: float) -> int:
     return int(torch.multinomial(probs, 1).item())
 
 
-def _crop(cache: Any, length: int) -> None:
+def crop(cache: Any, length: int) -> None:
     """Cut a cache back to its first `length` tokens (transformers 5 takes a negative count)."""
     extra = int(cache.get_seq_length()) - length
     if extra > 0:
@@ -97,7 +97,7 @@ def _prefill(
     if tokens is not None and cache is not None:
         reuse = min(common_prefix(tokens, prompt), len(prompt) - 1)
         if reuse > 0:
-            _crop(cache, reuse)
+            crop(cache, reuse)
     if reuse <= 0:
         cache = DynamicCache(config=model.config)
         reuse = 0
@@ -110,16 +110,25 @@ def _forward(model: Any, tokens: list[int], cache: Any) -> Any:
     import torch
 
     ids = torch.tensor([tokens], device=model.device)
-    key = _cache_kwarg(model.__class__)
-    out = model(input_ids=ids, use_cache=True, **{key: cache})
+    out = model(input_ids=ids, use_cache=True, **_forward_kwargs(model.__class__, cache))
     return out.logits[0, -1].float().cpu()
 
 
+def _forward_kwargs(model_cls: Any, cache: Any) -> dict[str, Any]:
+    cache_key, keep_key = forward_keys(model_cls)
+    kwargs = {cache_key: cache}
+    if keep_key:  # logits for the last position only: a long prefill skips the vocab projection
+        kwargs[keep_key] = 1
+    return kwargs
+
+
 @functools.cache
-def _cache_kwarg(model_cls: Any) -> str:
-    """`cache` in recent transformers, `past_key_values` before."""
+def forward_keys(model_cls: Any) -> tuple[str, str | None]:
+    """The forward's KV-cache argument (`cache`, `past_key_values` before) and logits limit."""
     params = inspect.signature(model_cls.forward).parameters
-    return "cache" if "cache" in params else "past_key_values"
+    cache_key = "cache" if "cache" in params else "past_key_values"
+    keep = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
+    return cache_key, keep
 
 
 def decode(
