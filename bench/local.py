@@ -415,8 +415,9 @@ def bench_load(settings: Settings) -> dict[str, Any]:
 
 # -- profile --------------------------------------------------------------------------------------
 def prefill_logits(settings: Settings) -> dict[str, float]:
-    """One prefill of the agent prompt: logits at every position (as agentkit's token loop asks
-    for) against the last position only (`logits_to_keep=1`, as `model.generate` asks for)."""
+    """One prefill of the agent prompt: logits at every position (what agentkit's token loop
+    asked for before commit 1c6ff51) against the last position only (`logits_to_keep=1`, as
+    `model.generate` and agentkit since then ask for)."""
     import torch
     from transformers import DynamicCache
 
@@ -451,7 +452,8 @@ def profile(settings: Settings) -> str:
     pre = prefill_logits(settings)
     out.write(
         f"prefill of {pre['prompt_tokens']} tokens: {pre['all_positions_s']:.2f} s with logits at "
-        f"every position (agentkit), {pre['last_only_s']:.2f} s with logits_to_keep=1\n"
+        f"every position (agentkit before 1c6ff51), {pre['last_only_s']:.2f} s with "
+        "logits_to_keep=1\n"
     )
     for constrained in (False, True):
         model = TransformersModel.default(
