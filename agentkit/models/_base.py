@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentkit.errors import ModelError
 from agentkit.formats import StableLMFormat, ToolChoice, ToolFormat
 from agentkit.messages import ChatMessage, Message, ToolCall
 from agentkit.tools import Tool
 
-__all__ = ["Model", "ModelRequest", "ModelResponse"]
+__all__ = ["Model", "ModelRequest", "ModelResponse", "final_response"]
 
 
 @dataclass(frozen=True)
@@ -85,3 +86,14 @@ class Model(ABC):
         if response.text:
             yield response.text
         yield response
+
+
+async def final_response(parts: AsyncIterator[str | ModelResponse]) -> ModelResponse:
+    """Drain a `Model.stream` and return its final `ModelResponse`."""
+    response: ModelResponse | None = None
+    async for part in parts:
+        if isinstance(part, ModelResponse):
+            response = part
+    if response is None:
+        raise ModelError("the model's stream ended without a response")
+    return response

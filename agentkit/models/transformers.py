@@ -18,7 +18,7 @@ from typing import Any, Literal
 from agentkit.errors import ModelError
 from agentkit.formats import HermesFormat, SmolLM2Format, StableLMFormat, ToolFormat
 from agentkit.models import _local
-from agentkit.models._base import Model, ModelRequest, ModelResponse
+from agentkit.models._base import Model, ModelRequest, ModelResponse, final_response
 from agentkit.routing import EmbeddingRouter, Router, route_choice
 
 __all__ = ["TransformersModel", "format_for"]
@@ -211,12 +211,7 @@ class TransformersModel(Model):
     # -- the Model interface ---------------------------------------------------------------------
     async def complete(self, request: ModelRequest) -> ModelResponse:
         """Generate one turn."""
-        response: ModelResponse | None = None
-        async for part in self.stream(request):
-            if isinstance(part, ModelResponse):
-                response = part
-        assert response is not None
-        return response
+        return await final_response(self.stream(request))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
         """Generate one turn in a worker thread, yielding text deltas as tokens come."""
