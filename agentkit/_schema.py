@@ -185,6 +185,7 @@ def _recursive_defs(defs: dict[str, JsonSchema]) -> set[str]:
 
 # BFCL and other hand-written function lists use Python type names.
 _TYPE_NAMES = {
+    # Python's names
     "dict": "object",
     "float": "number",
     "int": "integer",
@@ -192,11 +193,33 @@ _TYPE_NAMES = {
     "str": "string",
     "list": "array",
     "tuple": "array",
+    # Java's and JavaScript's, as function lists written for them spell them
+    "String": "string",
+    "char": "string",
+    "Boolean": "boolean",
+    "byte": "integer",
+    "short": "integer",
+    "long": "integer",
+    "Bigint": "integer",
+    "double": "number",
+    "Array": "array",
+    "ArrayList": "array",
+    "Queue": "array",
+    "Stack": "array",
+    "HashMap": "object",
+    "Hashtable": "object",
 }
+_ANY_TYPES = {"any", "Any", ""}
+_VALUE_KEYS = ("default", "enum", "const", "examples")
 
 
 def standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a schema with Python type names mapped to JSON Schema's (`dict` -> `object`)."""
+    """A copy of a schema with other languages' type names mapped to JSON Schema's.
+
+    Python's (`dict` -> `object`), Java's and JavaScript's (`HashMap` -> `object`, `long` ->
+    `integer`); `any` drops the type. Values (`default`, `enum`, ...) are kept as they are, but
+    a parameter that happens to be named `default` or `enum` is still a schema.
+    """
 
     def fix(node: Any) -> Any:
         if isinstance(node, list):
@@ -206,10 +229,12 @@ def standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
         out = {}
         for key, value in node.items():
             if key == "type" and isinstance(value, str):
-                if value == "any":
+                if value in _ANY_TYPES:
                     continue
                 out[key] = _TYPE_NAMES.get(value, value)
-            elif key in ("default", "enum", "const", "examples"):
+            elif key == "properties" and isinstance(value, Mapping):
+                out[key] = {name: fix(sub) for name, sub in value.items()}
+            elif key in _VALUE_KEYS:
                 out[key] = value
             else:
                 out[key] = fix(value)

@@ -201,6 +201,54 @@ def test_from_bare_bfcl_style_schema() -> None:
     assert t.validate({"base": 3, "height": 4}) == {"base": 3, "height": 4}
 
 
+def test_from_schema_maps_java_and_javascript_type_names() -> None:
+    entry = {
+        "name": "Store.put",
+        "parameters": {
+            "type": "dict",
+            "properties": {
+                "key": {"type": "String"},
+                "count": {"type": "long"},
+                "ratio": {"type": "double"},
+                "tags": {"type": "ArrayList", "items": {"type": "String"}},
+                "meta": {"type": "HashMap"},
+                "flag": {"type": "Boolean"},
+                "anything": {"type": "any"},
+            },
+            "required": ["key"],
+        },
+    }
+    props = Tool.from_schema(entry).parameters["properties"]
+    assert {name: p.get("type") for name, p in props.items()} == {
+        "key": "string",
+        "count": "integer",
+        "ratio": "number",
+        "tags": "array",
+        "meta": "object",
+        "flag": "boolean",
+        "anything": None,
+    }
+    assert props["tags"]["items"] == {"type": "string"}
+
+
+def test_from_schema_parameters_named_like_keywords_are_still_schemas() -> None:
+    entry = {
+        "name": "settings.set",
+        "parameters": {
+            "type": "dict",
+            "properties": {
+                "default": {"type": "int", "default": 3},
+                "enum": {"type": "list", "items": {"type": "str"}, "enum": [["a"]]},
+            },
+        },
+    }
+    t = Tool.from_schema(entry)
+    props = t.parameters["properties"]
+    assert props["default"] == {"type": "integer", "default": 3}
+    assert props["enum"]["type"] == "array" and props["enum"]["items"] == {"type": "string"}
+    assert t.validate({"default": "4"}) == {"default": 4}
+
+
 def test_from_schema_validates_with_jsonschema() -> None:
     t = Tool.from_schema(OPENAI_ENTRY)
     assert t.validate({"city": "Oslo", "days": "2"}) == {"city": "Oslo", "days": 2}

@@ -283,3 +283,27 @@ def test_a_routed_turn_shows_and_allows_only_the_chosen_tool(tokenizer: Any, cho
         assert [t.name for t in seen[0].tools] == ["shout"]
         assert '"shout"' in system and '"paint"' not in system
         assert parsed.calls and {c.name for c in parsed.calls} == {"shout"}
+
+
+def test_grammar_schemas_forbid_invented_keys_and_bound_every_parameter() -> None:
+    from agentkit.formats._grammar import MAX_STRING_LENGTH, bounded_schema
+
+    schema = {
+        "type": "object",
+        "properties": {
+            "default": {"type": "string"},
+            "enum": {"type": "object", "properties": {"x": {"type": "integer"}}},
+            "free": {"type": "object"},
+        },
+        "required": ["default"],
+    }
+    bounded = bounded_schema(schema)
+    assert bounded["additionalProperties"] is False
+    assert bounded["properties"]["enum"]["additionalProperties"] is False
+    assert "additionalProperties" not in bounded["properties"]["free"]  # no names: left open
+    assert bounded["properties"]["default"]["maxLength"] == MAX_STRING_LENGTH
+    assert "maximum" in bounded["properties"]["enum"]["properties"]["x"]
+    jsonschema.validate({"default": "a", "free": {"any": 1}}, bounded)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"default": "a", "invented": 1}, bounded)
+    assert "additionalProperties" not in schema  # the tool's own schema is untouched

@@ -4,7 +4,7 @@ A reply is either a final answer (free text, or JSON for a structured `output_ty
 payload wrapped as the format writes it. JSON is laid out with `json.dumps` spacing (flexible
 whitespace lets small models copy the indentation of the tool list) and strings and arrays are
 bounded (unbounded, small models ramble or repeat a call until the token limit); free strings
-hold no brackets or newlines.
+hold no brackets or newlines; objects with named properties take no other keys.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_sepa
 
 
 def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A copy of `schema` with bounds on free strings, integers and arrays."""
+    """A copy of `schema` with bounds on free strings, integers, arrays and object keys."""
     out = copy.deepcopy(schema)
 
     def walk(node: Any) -> None:
@@ -33,7 +33,10 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
         elif isinstance(node, dict):
             _bound(node)
             for key, value in node.items():
-                if key not in ("enum", "const", "default", "examples"):
+                if key == "properties" and isinstance(value, dict):
+                    for sub in value.values():  # a parameter may be named "default" or "enum"
+                        walk(sub)
+                elif key not in ("enum", "const", "default", "examples"):
                     walk(value)
 
     walk(out)
@@ -58,6 +61,9 @@ def _bound(node: dict[str, Any]) -> None:
             node["minimum"] = -MAX_INTEGER
     elif kind == "array" and "maxItems" not in node:
         node["maxItems"] = MAX_ARRAY_ITEMS
+    if node.get("properties") and "additionalProperties" not in node:
+        # JSON Schema allows unnamed keys by default; a small model then invents parameters.
+        node["additionalProperties"] = False
 
 
 def json_rule(schema: dict[str, Any]) -> str:
