@@ -226,7 +226,7 @@ def standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
             return [fix(item) for item in node]
         if not isinstance(node, Mapping):
             return node
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in node.items():
             if key == "type" and isinstance(value, str):
                 if value in _ANY_TYPES:
