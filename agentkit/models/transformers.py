@@ -75,14 +75,18 @@ class TransformersModel(Model):
         constrained: force every reply to be a final answer or a schema-valid call (llguidance).
         max_new_tokens: the most tokens one turn may generate.
         temperature: 0 for greedy decoding (default), else sampling temperature.
+        retry_temperature: the sampling temperature of a retry after a failed turn, when
+            `temperature` is 0 (greedy decoding would repeat the failed reply); 0 keeps greedy.
         cache_sessions: how many runs keep their KV cache between turns.
+        batch_size: how many concurrent replies decode together in one forward pass per token
+            (1: one after the other).
         router: who decides whether to call and which tool, when `tool_choice="auto"`: a
             `Router`, None (the model decides under the grammar), or `"auto"`: an
             `EmbeddingRouter` for small models (under `SMALL_MODEL_PARAMS` parameters) when its
             encoder is installed, the model itself otherwise.
 
     Loading the same weights twice in a process reuses them; one model serves many concurrent
-    runs, generation being serialised on the weights.
+    runs, whose replies decode together (up to `batch_size` at a time).
     """
 
     def __init__(
@@ -96,13 +100,17 @@ class TransformersModel(Model):
         constrained: bool = True,
         max_new_tokens: int = 512,
         temperature: float = 0.0,
+        retry_temperature: float = 0.7,
         cache_sessions: int = 8,
+        batch_size: int = 8,
         router: Router | Literal["auto"] | None = "auto",
     ) -> None:
         loaded = _local.load(
             model_id_or_path, gguf_file=gguf_file, dtype=dtype, device_map=device_map
         )
         self._init(loaded, format, constrained, max_new_tokens, temperature, cache_sessions)
+        self.batch_size = batch_size
+        self.retry_temperature = retry_temperature
         self.router = self._pick_router(router)
 
     @classmethod
@@ -115,7 +123,9 @@ class TransformersModel(Model):
         constrained: bool = True,
         max_new_tokens: int = 512,
         temperature: float = 0.0,
+        retry_temperature: float = 0.7,
         cache_sessions: int = 8,
+        batch_size: int = 8,
         router: Router | None = None,
     ) -> TransformersModel:
         """Wrap a model and tokenizer already in memory (e.g. built from a config in tests)."""
@@ -123,6 +133,8 @@ class TransformersModel(Model):
         name = str(getattr(model, "name_or_path", "") or "")
         loaded = _local.Loaded(model.eval(), tokenizer, name=name)
         self._init(loaded, format, constrained, max_new_tokens, temperature, cache_sessions)
+        self.batch_size = batch_size
+        self.retry_temperature = retry_temperature
         self.router = router
         return self
 
@@ -165,6 +177,7 @@ class TransformersModel(Model):
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self._sessions: collections.OrderedDict[str, _Session] = collections.OrderedDict()
+        self._sessions_lock = threading.Lock()
         self._cache_sessions = cache_sessions
         self._stop_ids = self._end_of_turn_ids()
 
@@ -261,33 +274,36 @@ class TransformersModel(Model):
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> _Generation:
-        """Generate one turn synchronously (serialised on the weights)."""
+        """Generate one turn synchronously (batched with the replies of concurrent runs)."""
         from agentkit.models import _decode
 
         if self.router is not None and request.tool_choice == "auto" and request.tools:
             request = self._routed(request)
         prompt = self.prompt_ids(request)
         matcher = self._matcher(request) if self.constrained else None
-        with self._loaded.lock:
+        with self._sessions_lock:
             session = self._sessions.pop(request.run_id, None) if request.run_id else None
-            result, cache, fed = _decode.decode(
-                self._loaded.model,
-                self._loaded.tokenizer,
-                prompt,
-                session_tokens=session.tokens if session else None,
-                session_cache=session.cache if session else None,
-                stop_ids=self._stop_ids,
-                stop_strings=self.format.stop,
-                matcher=matcher,
-                max_new_tokens=self.max_new_tokens,
-                temperature=self.temperature,
-                on_text=on_text,
-                cancel=cancel,
-            )
-            if request.run_id and self._cache_sessions > 0:
-                self._sessions[request.run_id] = _Session(fed, cache)
+        reply = _decode.Reply(
+            self._loaded.tokenizer,
+            prompt,
+            session_tokens=session.tokens if session else None,
+            session_cache=session.cache if session else None,
+            stop_ids=self._stop_ids,
+            stop_strings=self.format.stop,
+            matcher=matcher,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature or (self.retry_temperature if request.retry else 0.0),
+            on_text=on_text,
+            cancel=cancel,
+            batch_limit=self.batch_size,
+        )
+        self._loaded.batcher.run(reply)
+        if request.run_id and self._cache_sessions > 0 and reply.cache is not None:
+            with self._sessions_lock:
+                self._sessions[request.run_id] = _Session(reply.fed, reply.cache)
                 while len(self._sessions) > self._cache_sessions:
                     self._sessions.popitem(last=False)
+        result = reply.result()
         gen = _Generation(**result)
         logger.debug(
             "generated %d tokens (prefilled %d)", gen.completion_tokens, gen.prefilled_tokens
@@ -317,7 +333,7 @@ class TransformersModel(Model):
 
     def forget(self, run_id: str) -> None:
         """Drop the KV cache kept for a run."""
-        with self._loaded.lock:
+        with self._sessions_lock:
             self._sessions.pop(run_id, None)
 
     def _matcher(self, request: ModelRequest) -> Any:

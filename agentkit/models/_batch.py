@@ -1,0 +1,208 @@
+"""Batched decoding: the replies of concurrent runs share one forward pass per token.
+
+Each reply is prefilled alone (its prompt, reusing its run's KV cache); replies then decode
+together. Their caches are left-padded into one batched cache, with an attention mask over the
+padding and each row's own positions, and split back into per-run caches whenever a reply joins
+or leaves. No thread of its own: the first waiting caller leads, stepping every reply, and hands
+over to another waiting caller when its own reply is done.
+
+On a 2-core CPU with the default model, four concurrent replies decode about 1.6 times faster
+together than one after the other (`bench/local.py`, "batch").
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from agentkit.models._decode import Reply, _forward, _forward_kwargs
+
+__all__ = ["Batcher"]
+
+logger = logging.getLogger("agentkit.models.batch")
+
+_WAIT_S = 0.5
+"""How long a waiting caller sleeps before it looks again (it is woken after every step)."""
+
+
+class Batcher:
+    """Runs the replies of concurrent callers on shared weights.
+
+    Args:
+        model: the transformers model.
+        lock: the weights' lock, held for every forward pass.
+    """
+
+    def __init__(self, model: Any, lock: threading.Lock) -> None:
+        self.model = model
+        self.lock = lock
+        self._cond = threading.Condition()
+        self._waiting: list[Reply] = []
+        self._active: list[Reply] = []
+        self._batch: _BatchCache | None = None
+        self._leading = False
+        self._batchable: bool | None = None
+
+    def run(self, reply: Reply) -> None:
+        """Generate `reply` to its end, together with any others running meanwhile."""
+        with self._cond:
+            self._waiting.append(reply)
+            while not reply.done and self._leading:
+                self._cond.wait(_WAIT_S)
+            if reply.done:
+                return self._raise(reply)
+            self._leading = True
+        try:
+            while not reply.done:
+                self.step()
+        finally:
+            with self._cond:
+                self._leading = False
+                self._cond.notify_all()
+        self._raise(reply)
+
+    @staticmethod
+    def _raise(reply: Reply) -> None:
+        if reply.error is not None:
+            raise reply.error
+
+    def step(self) -> None:
+        """Admit waiting replies (prefilling each), then feed every active reply one token."""
+        import torch
+
+        with self.lock, torch.inference_mode():
+            joined = self._admit()
+            active = [r for r in self._active if not r.done]
+            if joined or len(active) != len(self._active):
+                self._dissolve()
+            self._active = active
+            try:
+                if len(active) == 1:
+                    (reply,) = active
+                    logits = _forward(self.model, [reply.token], reply.cache)
+                    reply.fed_token()
+                    self._advance(reply, logits)
+                elif active:
+                    if self._batch is None:
+                        self._batch = _BatchCache(self.model, active)
+                    rows = self._batch.forward([r.token for r in active])
+                    for reply, logits in zip(active, rows, strict=True):
+                        reply.fed_token()
+                        self._advance(reply, logits)
+            except BaseException as exc:  # the forward pass failed: every reply in it fails
+                self._batch = None
+                for reply in active:
+                    reply.fail(exc)
+            if any(r.done for r in self._active):
+                self._dissolve()
+                self._active = [r for r in self._active if not r.done]
+        with self._cond:
+            self._cond.notify_all()
+
+    def _admit(self) -> bool:
+        """Prefill waiting replies while the batch has room; whether any joined."""
+        joined = False
+        while True:
+            with self._cond:
+                if not self._waiting:
+                    return joined
+                reply = self._waiting[0]
+                room = min([reply.batch_limit, *(r.batch_limit for r in self._active)])
+                if self._active and (len(self._active) >= room or not self._batchable):
+                    return joined
+                self._waiting.pop(0)
+            try:
+                logits = reply.prefill(self.model)
+            except BaseException as exc:
+                reply.fail(exc)
+                continue
+            if self._batchable is None:
+                self._batchable = _BatchCache.supports(reply.cache)
+            self._advance(reply, logits)
+            if not reply.done:
+                self._active.append(reply)
+                joined = True
+
+    @staticmethod
+    def _advance(reply: Reply, logits: Any) -> None:
+        try:
+            reply.advance(logits)
+        except BaseException as exc:  # this reply's own failure (grammar, callback)
+            reply.fail(exc)
+
+    def _dissolve(self) -> None:
+        """Give every reply in the batched cache its own cache back."""
+        if self._batch is not None:
+            self._batch.split()
+            self._batch = None
+
+
+class _BatchCache:
+    """The left-padded KV cache of several replies, with its attention mask and positions."""
+
+    def __init__(self, model: Any, replies: list[Reply]) -> None:
+        import torch
+        import torch.nn.functional as F
+        from transformers import DynamicCache
+
+        self.model = model
+        self.replies = replies
+        lengths = [len(r.fed) for r in replies]  # what each cache holds (not yet `token`)
+        width = max(lengths)
+        self.pads = [width - n for n in lengths]
+        layers = []
+        for i in range(len(replies[0].cache.layers)):
+            keys, values = [], []
+            for reply, pad in zip(replies, self.pads, strict=True):
+                layer = reply.cache.layers[i]
+                keys.append(F.pad(layer.keys, (0, 0, pad, 0)))
+                values.append(F.pad(layer.values, (0, 0, pad, 0)))
+            layers.append((torch.cat(keys), torch.cat(values)))
+        for reply in replies:
+            reply.cache = None  # the batch owns the data until `split`
+        self.cache: Any = DynamicCache(ddp_cache_data=layers, config=model.config)
+        device = layers[0][0].device
+        self.mask = torch.ones(len(replies), width, dtype=torch.long, device=device)
+        for row, pad in enumerate(self.pads):
+            self.mask[row, :pad] = 0
+        self.device = device
+
+    @staticmethod
+    def supports(cache: Any) -> bool:
+        """Whether a reply's cache can join a batch (plain full-attention layers only)."""
+        from transformers.cache_utils import DynamicLayer
+
+        layers: list[Any] = getattr(cache, "layers", None) or []
+        return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+    def forward(self, tokens: list[int]) -> Any:
+        """Feed one token per reply; each row's last-position logits."""
+        import torch
+
+        ids = torch.tensor([[t] for t in tokens], device=self.device)
+        ones = torch.ones(len(tokens), 1, dtype=self.mask.dtype, device=self.device)
+        self.mask = torch.cat([self.mask, ones], dim=1)
+        positions = torch.tensor([[len(r.fed)] for r in self.replies], device=self.device)
+        out = self.model(
+            input_ids=ids,
+            attention_mask=self.mask,
+            position_ids=positions,
+            use_cache=True,
+            **_forward_kwargs(self.model.__class__, self.cache),
+        )
+        return out.logits[:, -1].float().cpu()
+
+    def split(self) -> None:
+        """Hand each reply its own rows of the cache, padding removed."""
+        from transformers import DynamicCache
+
+        for row, (reply, pad) in enumerate(zip(self.replies, self.pads, strict=True)):
+            layers = [
+                (
+                    layer.keys[row : row + 1, :, pad:].clone(),
+                    layer.values[row : row + 1, :, pad:].clone(),
+                )
+                for layer in self.cache.layers
+            ]
+            reply.cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)
