@@ -17,6 +17,7 @@ import asyncio
 import dataclasses
 import importlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -131,6 +132,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; the exit status (2 for bad input, 1 for a failed run)."""
     args = _parser().parse_args(argv)
+    if os.getcwd() not in sys.path:  # tools in the current directory, as `python -m` would
+        sys.path.insert(0, os.getcwd())
     try:
         if args.command == "tools":
             tools = [t for spec in args.specs for t in load_tools(spec)]

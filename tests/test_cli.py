@@ -90,7 +90,7 @@ def test_run_on_the_default_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert "call: calculate(" in out and "\nresult: " in out  # the 135M model's arguments vary
 
 
-def test_the_installed_command_runs() -> None:
+def test_the_installed_command_finds_tools_in_the_current_directory(tmp_path: Any) -> None:
     import shutil
     import subprocess
     import sys
@@ -100,8 +100,15 @@ def test_the_installed_command_runs() -> None:
     if not command.exists() and shutil.which("agentkit") is None:
         pytest.skip("agentkit is not installed as a command in this environment")
     exe = str(command) if command.exists() else "agentkit"
+    source = 'from agentkit import tool\n\n@tool\ndef ping(host: str) -> str:\n    """Ping."""\n'
+    (tmp_path / "my_tools.py").write_text(source + "    return host\n")
     done = subprocess.run(
-        [exe, "tools", "tools.calculator"], capture_output=True, text=True, timeout=60, check=False
+        [exe, "tools", "my_tools"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)[0]["function"]["name"] == "calculate"
+    assert json.loads(done.stdout)[0]["function"]["name"] == "ping"
