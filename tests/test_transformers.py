@@ -129,7 +129,9 @@ def test_unconstrained_generation_runs(tokenizer: Any) -> None:
 def test_kv_cache_reuse_prefills_only_new_tokens_and_changes_nothing(tokenizer: Any) -> None:
     weights = tiny_model(tokenizer)
     cached = TransformersModel.from_objects(weights, tokenizer, max_new_tokens=12)
-    fresh = TransformersModel.from_objects(weights, tokenizer, max_new_tokens=12, cache_sessions=0)
+    fresh = TransformersModel.from_objects(
+        weights, tokenizer, max_new_tokens=12, cache_sessions=0, share_prefixes=False
+    )
     transcript = [Message.user("first question")]
     texts = []
     for turn in range(3):
@@ -423,3 +425,63 @@ def test_a_retry_samples_where_a_first_try_decodes_greedily(tokenizer: Any) -> N
     assert len(set(retry)) > 1  # sampled: a failed reply is not simply repeated
     model.retry_temperature = 0.0
     assert {model.generate(request_for(model, "hi", retry=1)).text} == set(first)
+
+
+def test_a_reply_cut_at_max_new_tokens_runs_no_wasted_forward_pass(tokenizer: Any) -> None:
+    hf = tiny_model(tokenizer, 6)
+    calls: list[int] = []
+    hf.register_forward_pre_hook(lambda *_: calls.append(1))
+    model = TransformersModel.from_objects(hf, tokenizer, max_new_tokens=5, constrained=False)
+    reply = model.generate(request_for(model, "a long story please"))
+    if reply.finish_reason == "length":
+        assert reply.completion_tokens == 5
+        assert len(calls) == 5  # the prefill, then one pass per token but the last
+
+
+def test_a_new_run_starts_from_the_cache_of_a_prompt_with_the_same_beginning(
+    tokenizer: Any,
+) -> None:
+    weights = tiny_model(tokenizer, 7)
+    shared = TransformersModel.from_objects(weights, tokenizer, max_new_tokens=10)
+    alone = TransformersModel.from_objects(
+        weights, tokenizer, max_new_tokens=10, share_prefixes=False
+    )
+    first = shared.generate(request_for(shared, "paint it red", run_id="a"))
+    assert first.prefilled_tokens == first.prompt_tokens
+    second_request = request_for(shared, "shout hey, loudly", run_id="b")
+    second = shared.generate(second_request)
+    # Only the part after the shared system prompt and function list is computed.
+    assert second.prefilled_tokens < second.prompt_tokens / 2
+    reference = alone.generate(second_request)
+    assert reference.prefilled_tokens == reference.prompt_tokens
+    assert second.text == reference.text
+    # The first run's own cache was not disturbed by the copy.
+    follow = request_for(shared, "paint it red", run_id="a")
+    assert shared.generate(follow).text == first.text
+
+
+def test_the_prefix_cache_keeps_a_few_prompts_and_drops_covered_ones(tokenizer: Any) -> None:
+    from agentkit.models._decode import PrefixCache
+
+    model = TransformersModel.from_objects(tiny_model(tokenizer), tokenizer)
+    config = model.hf_model.config
+    cache = PrefixCache(size=2, min_tokens=4)
+
+    def kv(n: int) -> Any:
+        import torch
+        from transformers import DynamicCache
+
+        layers = [(torch.randn(1, 2, n, 16), torch.randn(1, 2, n, 16)) for _ in range(2)]
+        return DynamicCache(ddp_cache_data=layers, config=config)
+
+    cache.store(list(range(10)), kv(10), config)
+    cache.store(list(range(12)), kv(12), config)  # covers the first
+    assert len(cache._entries) == 1
+    cache.store([9, 9, 9, 9, 9], kv(5), config)
+    cache.store([8, 8, 8, 8, 8], kv(5), config)
+    assert len(cache._entries) == 2
+    assert cache.lookup(list(range(12)), config) is None  # evicted
+    found = cache.lookup([9, 9, 9, 9, 1], config)
+    assert found is not None and found[0] == [9, 9, 9, 9]
+    assert found[1].get_seq_length() == 4
+    assert cache.lookup([9, 9, 1], config) is None  # shorter than min_tokens

@@ -16,7 +16,7 @@ import logging
 import threading
 from typing import Any
 
-from agentkit.models._decode import Reply, _forward, _forward_kwargs
+from agentkit.models._decode import Reply, _forward, _forward_kwargs, plain_layers
 
 __all__ = ["Batcher"]
 
@@ -118,7 +118,7 @@ class Batcher:
                 reply.fail(exc)
                 continue
             if self._batchable is None:
-                self._batchable = _BatchCache.supports(reply.cache)
+                self._batchable = plain_layers(reply.cache)
             self._advance(reply, logits)
             if not reply.done:
                 self._active.append(reply)
@@ -167,14 +167,6 @@ class _BatchCache:
         for row, pad in enumerate(self.pads):
             self.mask[row, :pad] = 0
         self.device = device
-
-    @staticmethod
-    def supports(cache: Any) -> bool:
-        """Whether a reply's cache can join a batch (plain full-attention layers only)."""
-        from transformers.cache_utils import DynamicLayer
-
-        layers: list[Any] = getattr(cache, "layers", None) or []
-        return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
 
     def forward(self, tokens: list[int]) -> Any:
         """Feed one token per reply; each row's last-position logits."""

@@ -16,13 +16,16 @@ from typing import Any
 from agentkit.errors import ModelError
 
 __all__ = [
+    "PrefixCache",
     "Reply",
+    "clone_prefix",
     "common_prefix",
     "crop",
     "decode",
     "forward_keys",
     "grammar_tokenizer",
     "make_matcher",
+    "plain_layers",
 ]
 
 
@@ -139,6 +142,69 @@ def forward_keys(model_cls: Any) -> tuple[str, str | None]:
     return cache_key, keep
 
 
+def plain_layers(cache: Any) -> bool:
+    """Whether a cache holds plain full-attention layers (it can be sliced, cloned, batched)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers: list[Any] = getattr(cache, "layers", None) or []
+    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
+
+
+def clone_prefix(cache: Any, length: int, config: Any) -> Any:
+    """A new cache holding a copy of the first `length` positions of `cache`."""
+    from transformers import DynamicCache
+
+    data = [
+        (layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone())
+        for layer in cache.layers
+    ]
+    return DynamicCache(ddp_cache_data=data, config=config)
+
+
+class PrefixCache:
+    """The KV caches of recent prompts, for new runs that begin with the same tokens.
+
+    The runs of one agent share a long prefix: the system prompt with the function list. A new
+    run's first turn copies the cache of the longest matching prefix and prefills only the rest
+    (usually the user's message). Entries are copies, so the runs they came from are untouched.
+
+    Args:
+        size: how many prompts to keep (0: none).
+        min_tokens: the shortest shared prefix worth a copy.
+    """
+
+    def __init__(self, size: int = 4, min_tokens: int = 16) -> None:
+        self.size = size
+        self.min_tokens = min_tokens
+        self._entries: list[tuple[list[int], Any]] = []
+        self._lock = threading.Lock()
+
+    def lookup(self, prompt: list[int], config: Any) -> tuple[list[int], Any] | None:
+        """The tokens and a private copy of the cache of the longest stored prefix of `prompt`."""
+        with self._lock:
+            best, found = 0, None
+            for entry in self._entries:
+                n = common_prefix(entry[0], prompt)
+                if n > best:
+                    best, found = n, entry
+            if found is None or best < self.min_tokens:
+                return None
+            self._entries.remove(found)
+            self._entries.append(found)  # most recently used last
+        return found[0][:best], clone_prefix(found[1], best, config)
+
+    def store(self, prompt: list[int], cache: Any, config: Any) -> None:
+        """Keep a copy of `cache`, which holds `prompt`."""
+        if self.size <= 0 or len(prompt) < self.min_tokens or not plain_layers(cache):
+            return
+        copy = clone_prefix(cache, len(prompt), config)
+        with self._lock:
+            # An entry that is a prefix of this prompt adds nothing any more.
+            self._entries = [e for e in self._entries if common_prefix(e[0], prompt) < len(e[0])]
+            self._entries.append((list(prompt), copy))
+            del self._entries[: -self.size]
+
+
 class Reply:
     """One reply being generated: its prompt and KV cache, grammar, tokens and text.
 
@@ -163,6 +229,7 @@ class Reply:
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
         batch_limit: int = 1,
+        prefixes: PrefixCache | None = None,
     ) -> None:
         self.tokenizer = tokenizer
         self.prompt = prompt
@@ -177,6 +244,7 @@ class Reply:
         self.on_text = on_text
         self.cancel = cancel
         self.batch_limit = max(1, batch_limit)
+        self.prefixes = prefixes
         self.fed: list[int] = list(prompt)
         self.generated: list[int] = []
         self.text = ""
@@ -191,11 +259,22 @@ class Reply:
         return self.finished.is_set()
 
     def prefill(self, model: Any) -> Any:
-        """Run the prompt (reusing the session's cache); the last position's logits."""
+        """Run the prompt; the last position's logits.
+
+        The run's own cache is reused where it matches; a run without one starts from the
+        longest matching prefix in `prefixes`, which then keeps a copy of this prompt's cache.
+        """
+        prefixes = self.prefixes if self.cache is None else None
+        if prefixes is not None:
+            found = prefixes.lookup(self.prompt, model.config)
+            if found is not None:
+                self.session_tokens, self.cache = found
         logits, self.cache, self.prefilled = _prefill(
             model, self.prompt, self.session_tokens, self.cache
         )
         self.session_tokens = None
+        if prefixes is not None and self.prefilled >= prefixes.min_tokens:
+            prefixes.store(self.prompt, self.cache, model.config)
         return logits
 
     def advance(self, logits: Any) -> None:

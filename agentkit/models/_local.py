@@ -12,6 +12,7 @@ from typing import Any
 
 from agentkit.errors import ModelNotAvailableError
 from agentkit.models._batch import Batcher
+from agentkit.models._decode import PrefixCache
 
 logger = logging.getLogger("agentkit.models.transformers")
 
@@ -26,7 +27,7 @@ class Loaded:
     """A loaded model and tokenizer, shared by every `TransformersModel` built on the same weights.
 
     `lock` serialises forward passes on these weights; `batcher` runs concurrent replies
-    together.
+    together; `prefixes` keeps recent prompts' KV caches for new runs with the same beginning.
     """
 
     model: Any
@@ -35,6 +36,7 @@ class Loaded:
     lock: threading.Lock = field(default_factory=threading.Lock)
     grammar_tokenizer: Any = None
     batcher: Batcher = field(init=False)
+    prefixes: PrefixCache = field(default_factory=PrefixCache)
 
     def __post_init__(self) -> None:
         self.batcher = Batcher(self.model, self.lock)

@@ -80,6 +80,9 @@ class TransformersModel(Model):
         cache_sessions: how many runs keep their KV cache between turns.
         batch_size: how many concurrent replies decode together in one forward pass per token
             (1: one after the other).
+        share_prefixes: a new run's first turn starts from the KV cache of a recent prompt
+            with the same beginning (the system prompt and function list), prefilling only the
+            rest.
         router: who decides whether to call and which tool, when `tool_choice="auto"`: a
             `Router`, None (the model decides under the grammar), or `"auto"`: an
             `EmbeddingRouter` for small models (under `SMALL_MODEL_PARAMS` parameters) when its
@@ -103,6 +106,7 @@ class TransformersModel(Model):
         retry_temperature: float = 0.7,
         cache_sessions: int = 8,
         batch_size: int = 8,
+        share_prefixes: bool = True,
         router: Router | Literal["auto"] | None = "auto",
     ) -> None:
         loaded = _local.load(
@@ -110,6 +114,7 @@ class TransformersModel(Model):
         )
         self._init(loaded, format, constrained, max_new_tokens, temperature, cache_sessions)
         self.batch_size = batch_size
+        self.share_prefixes = share_prefixes
         self.retry_temperature = retry_temperature
         self.router = self._pick_router(router)
 
@@ -126,6 +131,7 @@ class TransformersModel(Model):
         retry_temperature: float = 0.7,
         cache_sessions: int = 8,
         batch_size: int = 8,
+        share_prefixes: bool = True,
         router: Router | None = None,
     ) -> TransformersModel:
         """Wrap a model and tokenizer already in memory (e.g. built from a config in tests)."""
@@ -134,6 +140,7 @@ class TransformersModel(Model):
         loaded = _local.Loaded(model.eval(), tokenizer, name=name)
         self._init(loaded, format, constrained, max_new_tokens, temperature, cache_sessions)
         self.batch_size = batch_size
+        self.share_prefixes = share_prefixes
         self.retry_temperature = retry_temperature
         self.router = router
         return self
@@ -296,6 +303,7 @@ class TransformersModel(Model):
             on_text=on_text,
             cancel=cancel,
             batch_limit=self.batch_size,
+            prefixes=self._loaded.prefixes if self.share_prefixes else None,
         )
         self._loaded.batcher.run(reply)
         if request.run_id and self._cache_sessions > 0 and reply.cache is not None:
