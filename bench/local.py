@@ -13,7 +13,8 @@ Five measurements, four of them against a target of issue 3:
    constrained reply through a fresh matcher, and the grammar's compile time. Target: <= 5 %.
 3. turns: a scripted six-turn conversation (one run id, the transcript growing each turn, the
    function list in the system prompt): prompt tokens prefilled and wall time with KV-cache reuse
-   against `cache_sessions=0`. Target: >= 3x fewer tokens prefilled.
+   against `cache_sessions=0`. Target: >= 3x fewer tokens prefilled. Also the first turns of
+   six new runs of one agent, starting from a recent prompt's cache (`share_prefixes`) or not.
 4. load: `TransformersModel.default()` in a fresh interpreter, first (GGUF conversion into an
    empty temporary `AGENTKIT_CACHE`) and cached; the load call alone (torch, transformers,
    agentkit and transformers' lazily imported Llama modules already imported) and including all
@@ -227,7 +228,7 @@ def bench_speed(settings: Settings) -> list[dict[str, Any]]:
     from agentkit.models import TransformersModel
 
     model = TransformersModel.default(
-        constrained=False, router=None, max_new_tokens=settings.new_tokens
+        constrained=False, router=None, max_new_tokens=settings.new_tokens, share_prefixes=False
     )
     tools = make_tools()
     rows = []
@@ -351,6 +352,7 @@ def bench_turns(settings: Settings) -> dict[str, Any]:
         "constrained": False,
         "router": None,
         "max_new_tokens": settings.turn_tokens,
+        "share_prefixes": False,  # reuse within a run only; across runs: `new_runs` below
     }
     cached = TransformersModel.default(cache_sessions=8, **kwargs)
     uncached = TransformersModel.default(cache_sessions=0, **kwargs)
@@ -372,6 +374,45 @@ def bench_turns(settings: Settings) -> dict[str, Any]:
     out["prefill_reduction"] = out["no_reuse"]["prefilled_total"] / out["reuse"]["prefilled_total"]
     out["speedup"] = out["no_reuse"]["wall_s"] / out["reuse"]["wall_s"]
     out["same_replies"] = runs["reuse"][0]["texts"] == runs["no_reuse"][0]["texts"]
+    out["new_runs"] = new_runs(settings)
+    return out
+
+
+def new_runs(settings: Settings) -> dict[str, Any]:
+    """First turns of new runs of one agent, with and without a shared prompt prefix."""
+    from agentkit.models import TransformersModel
+
+    kwargs: dict[str, Any] = {
+        "constrained": False,
+        "router": None,
+        "max_new_tokens": settings.turn_tokens,
+    }
+    shared = TransformersModel.default(share_prefixes=True, **kwargs)
+    alone = TransformersModel.default(share_prefixes=False, **kwargs)
+    tools = make_tools()
+    shared.generate(request_for(shared, [(ESSAY, "")], tools))  # a run before these ones
+    out: dict[str, Any] = {"runs": len(CONVERSATION)}
+    texts: dict[str, list[str]] = {}
+    for name, model in (("shared", shared), ("alone", alone)):
+        prefilled, prompt, seconds, texts[name] = [], [], [], []
+        for user, _ in CONVERSATION:
+            request = request_for(model, [(user, "")], tools)
+            took, gen = timed(lambda r=request, m=model: m.generate(r))
+            prefilled.append(gen.prefilled_tokens)
+            prompt.append(gen.prompt_tokens)
+            seconds.append(took)
+            texts[name].append(gen.text)
+        out[name] = {
+            "prefilled_tokens": prefilled,
+            "prompt_tokens": prompt,
+            "seconds": seconds,
+            "median_s": median(seconds),
+        }
+    out["prefill_reduction"] = sum(out["alone"]["prefilled_tokens"]) / sum(
+        out["shared"]["prefilled_tokens"]
+    )
+    out["speedup"] = out["alone"]["median_s"] / out["shared"]["median_s"]
+    out["same_replies"] = texts["shared"] == texts["alone"]
     return out
 
 
@@ -399,7 +440,11 @@ def concurrent(model: Any, requests: Sequence[Any]) -> tuple[float, list[Any], l
 def bench_batch(settings: Settings) -> list[dict[str, Any]]:
     from agentkit.models import TransformersModel
 
-    kwargs: dict[str, Any] = {"router": None, "max_new_tokens": settings.new_tokens}
+    kwargs: dict[str, Any] = {
+        "router": None,
+        "max_new_tokens": settings.new_tokens,
+        "share_prefixes": False,  # every reply prefills its whole prompt, both sides
+    }
     batched = TransformersModel.default(cache_sessions=0, batch_size=max(BATCH_SIZES), **kwargs)
     serial = TransformersModel.default(cache_sessions=0, batch_size=1, **kwargs)
     tools = make_tools()
@@ -584,6 +629,17 @@ def report(results: dict[str, Any]) -> str:
             f"{t['prefill_reduction']:.2f}x fewer, {t['speedup']:.2f}x faster, "
             f"same replies: {t['same_replies']}\n"
             + table(("KV cache", "prefilled", "prompt tokens", "wall s"), rows)
+        )
+        n = t["new_runs"]
+        rows = [
+            (name, sum(n[name]["prefilled_tokens"]), sum(n[name]["prompt_tokens"]),
+             n[name]["median_s"])
+            for name in ("shared", "alone")
+        ]  # fmt: skip
+        parts.append(
+            f"3b. first turns of {n['runs']} new runs of one agent: {n['prefill_reduction']:.1f}x "
+            f"fewer prefilled, {n['speedup']:.2f}x faster, same replies: {n['same_replies']}\n"
+            + table(("prompt prefix", "prefilled", "prompt tokens", "median s per turn"), rows)
         )
     if "load" in results:
         rows = [
