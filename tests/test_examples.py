@@ -66,3 +66,14 @@ def test_quickstart_calls_a_tool_on_the_default_model() -> None:
     out = run_example("quickstart", timeout=600)
     assert "call: get_weather({'city': 'Paris'})" in out
     assert "answer: " in out
+
+
+@pytest.mark.model
+def test_local_service_serves_users_together_from_a_shared_prefix() -> None:
+    out = run_example("local_service", timeout=600)
+    assert "3 users served together" in out
+    lines = [line.split() for line in out.splitlines() if line.strip().startswith("prompt ")]
+    assert len(lines) == 3
+    for words in lines:  # "prompt N tokens, prefilled M"
+        prompt, prefilled = int(words[1]), int(words[-1])
+        assert prefilled < prompt / 2

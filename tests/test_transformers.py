@@ -485,3 +485,34 @@ def test_the_prefix_cache_keeps_a_few_prompts_and_drops_covered_ones(tokenizer: 
     assert found is not None and found[0] == [9, 9, 9, 9]
     assert found[1].get_seq_length() == 4
     assert cache.lookup([9, 9, 1], config) is None  # shorter than min_tokens
+
+
+def test_a_reply_cancelled_while_waiting_for_the_weights_leaves_at_once(tokenizer: Any) -> None:
+    import threading
+    import time
+
+    model = TransformersModel.from_objects(tiny_model(tokenizer), tokenizer, max_new_tokens=8)
+    batcher = model._loaded.batcher
+    cancel = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def work(name: str, event: threading.Event | None) -> None:
+        outcome[name] = model.generate(request_for(model, name), cancel=event)
+
+    with model._loaded.lock:  # nothing can run: both replies wait
+        first = threading.Thread(target=work, args=("first", None))
+        second = threading.Thread(target=work, args=("second", cancel))
+        deadline = time.monotonic() + 10
+        first.start()
+        while not batcher._leading and time.monotonic() < deadline:
+            time.sleep(0.01)  # the first leads (and waits for the weights)
+        second.start()
+        while len(batcher._waiting) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cancel.set()
+        second.join(timeout=5)
+        assert not second.is_alive()  # left without the weights
+    first.join(timeout=60)
+    assert outcome["second"].finish_reason == "cancelled"
+    assert outcome["second"].completion_tokens == 0
+    assert outcome["first"].completion_tokens > 0

@@ -45,16 +45,24 @@ class Batcher:
         self._batchable: bool | None = None
 
     def run(self, reply: Reply) -> None:
-        """Generate `reply` to its end, together with any others running meanwhile."""
+        """Generate `reply` to its end, together with any others running meanwhile.
+
+        Returns once the reply is settled: ended, and its own KV cache handed back.
+        """
         with self._cond:
             self._waiting.append(reply)
-            while not reply.done and self._leading:
+            while not reply.settled and self._leading:
+                if reply.cancelled and reply in self._waiting:  # never admitted: nothing to undo
+                    self._waiting.remove(reply)
+                    reply.end("cancelled")
+                    reply.settled = True
+                    break
                 self._cond.wait(_WAIT_S)
-            if reply.done:
+            if reply.settled:
                 return self._raise(reply)
             self._leading = True
         try:
-            while not reply.done:
+            while not reply.settled:
                 self.step()
         finally:
             with self._cond:
@@ -72,46 +80,66 @@ class Batcher:
         import torch
 
         with self.lock, torch.inference_mode():
-            joined = self._admit()
-            active = [r for r in self._active if not r.done]
-            if joined or len(active) != len(self._active):
-                self._dissolve()
-            self._active = active
+            admitted = self._admit()
+            ended = [r for r in admitted if r.done]
             try:
-                if len(active) == 1:
-                    (reply,) = active
-                    logits = _forward(self.model, [reply.token], reply.cache)
-                    reply.fed_token()
-                    self._advance(reply, logits)
-                elif active:
-                    if self._batch is None:
-                        self._batch = _BatchCache(self.model, active)
-                    rows = self._batch.forward([r.token for r in active])
-                    for reply, logits in zip(active, rows, strict=True):
-                        reply.fed_token()
-                        self._advance(reply, logits)
-            except BaseException as exc:  # the forward pass failed: every reply in it fails
+                self._feed([r for r in admitted if not r.done])
+            except BaseException as exc:  # the batch broke: every reply in it fails
                 self._batch = None
-                for reply in active:
-                    reply.fail(exc)
-            if any(r.done for r in self._active):
-                self._dissolve()
-                self._active = [r for r in self._active if not r.done]
+                for reply in self._active:
+                    if not reply.done:
+                        reply.fail(exc)
+            ended += [r for r in self._active if r.done]
+            self._active = [r for r in self._active if not r.done]
         with self._cond:
+            for reply in ended:
+                reply.settled = True
             self._cond.notify_all()
 
-    def _admit(self) -> bool:
-        """Prefill waiting replies while the batch has room; whether any joined."""
-        joined = False
+    def _feed(self, joined: list[Reply]) -> None:
+        """One token for every active reply: alone, or in one batched forward pass."""
+        active = [r for r in self._active if not r.done] + joined
+        if joined or len(active) != len(self._active):
+            self._dissolve()
+        self._active = active
+        try:
+            if len(active) == 1:
+                (reply,) = active
+                logits = _forward(self.model, [reply.token], reply.cache)
+                reply.fed_token()
+                self._advance(reply, logits)
+            elif active:
+                if self._batch is None:
+                    self._batch = _BatchCache(self.model, active)
+                rows = self._batch.forward([r.token for r in active])
+                for reply, logits in zip(active, rows, strict=True):
+                    reply.fed_token()
+                    self._advance(reply, logits)
+        except BaseException as exc:  # the forward pass failed: every reply in it fails
+            self._batch = None
+            for reply in active:
+                reply.fail(exc)
+        if any(r.done for r in active):
+            self._dissolve()  # the ended replies take their caches back before they settle
+
+    def _admit(self) -> list[Reply]:
+        """Prefill waiting replies while the batch has room; the replies taken."""
+        taken: list[Reply] = []
         while True:
             with self._cond:
                 if not self._waiting:
-                    return joined
+                    return taken
                 reply = self._waiting[0]
-                room = min([reply.batch_limit, *(r.batch_limit for r in self._active)])
-                if self._active and (len(self._active) >= room or not self._batchable):
-                    return joined
+                running = [*self._active, *(r for r in taken if not r.done)]
+                active = len(running)
+                room = min([reply.batch_limit, *(r.batch_limit for r in running)])
+                if active and (active >= room or not self._batchable):
+                    return taken
                 self._waiting.pop(0)
+            taken.append(reply)
+            if reply.cancelled:
+                reply.end("cancelled")
+                continue
             try:
                 logits = reply.prefill(self.model)
             except BaseException as exc:
@@ -120,9 +148,6 @@ class Batcher:
             if self._batchable is None:
                 self._batchable = plain_layers(reply.cache)
             self._advance(reply, logits)
-            if not reply.done:
-                self._active.append(reply)
-                joined = True
 
     @staticmethod
     def _advance(reply: Reply, logits: Any) -> None:
@@ -186,15 +211,16 @@ class _BatchCache:
         return out.logits[:, -1].float().cpu()
 
     def split(self) -> None:
-        """Hand each reply its own rows of the cache, padding removed."""
+        """Hand each reply its own rows of the cache, padding removed.
+
+        The rows are copied (a new cache concatenates what it is given), so the batch's tensors
+        are freed.
+        """
         from transformers import DynamicCache
 
         for row, (reply, pad) in enumerate(zip(self.replies, self.pads, strict=True)):
             layers = [
-                (
-                    layer.keys[row : row + 1, :, pad:].clone(),
-                    layer.values[row : row + 1, :, pad:].clone(),
-                )
+                (layer.keys[row : row + 1, :, pad:], layer.values[row : row + 1, :, pad:])
                 for layer in self.cache.layers
             ]
             reply.cache = DynamicCache(ddp_cache_data=layers, config=self.model.config)

@@ -21,7 +21,6 @@ __all__ = [
     "clone_prefix",
     "common_prefix",
     "crop",
-    "decode",
     "forward_keys",
     "grammar_tokenizer",
     "make_matcher",
@@ -154,10 +153,8 @@ def clone_prefix(cache: Any, length: int, config: Any) -> Any:
     """A new cache holding a copy of the first `length` positions of `cache`."""
     from transformers import DynamicCache
 
-    data = [
-        (layer.keys[:, :, :length].clone(), layer.values[:, :, :length].clone())
-        for layer in cache.layers
-    ]
+    # A new cache concatenates what it is given: these slices are copied, not shared.
+    data = [(layer.keys[:, :, :length], layer.values[:, :, :length]) for layer in cache.layers]
     return DynamicCache(ddp_cache_data=data, config=config)
 
 
@@ -252,11 +249,12 @@ class Reply:
         self.prefilled = 0
         self.token = -1
         self.error: BaseException | None = None
-        self.finished = threading.Event()
+        self.done = False
+        self.settled = False  # done, and the cache handed back (set by whoever runs the reply)
 
     @property
-    def done(self) -> bool:
-        return self.finished.is_set()
+    def cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
 
     def prefill(self, model: Any) -> Any:
         """Run the prompt; the last position's logits.
@@ -281,7 +279,7 @@ class Reply:
         """Pick the next token from `logits`, or end the reply (then `done` is set)."""
         if len(self.generated) >= self.max_new_tokens:
             return self.end("length")
-        if self.cancel is not None and self.cancel.is_set():
+        if self.cancelled:
             return self.end("cancelled")
         if self.masker is not None:
             self.masker.apply(logits)
@@ -319,11 +317,11 @@ class Reply:
         self.finish = finish
         if finish != "stop":
             self.text = self.tokenizer.decode(self.generated, skip_special_tokens=True)
-        self.finished.set()
+        self.done = True
 
     def fail(self, error: BaseException) -> None:
         self.error = error
-        self.finished.set()
+        self.done = True
 
     def result(self) -> dict[str, Any]:
         """The generation's fields: text, token counts, finish reason."""
@@ -335,15 +333,3 @@ class Reply:
             "finish_reason": self.finish,
             "tokens": self.generated,
         }
-
-
-def decode(model: Any, reply: Reply) -> None:
-    """Generate `reply` alone, start to end (the caller holds the weights)."""
-    import torch
-
-    with torch.inference_mode():
-        reply.advance(reply.prefill(model))
-        while not reply.done:
-            logits = _forward(model, [reply.token], reply.cache)
-            reply.fed_token()
-            reply.advance(logits)

@@ -281,7 +281,11 @@ class TransformersModel(Model):
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> _Generation:
-        """Generate one turn synchronously (batched with the replies of concurrent runs)."""
+        """Generate one turn synchronously (batched with the replies of concurrent runs).
+
+        `on_text` receives text as it is generated, on whichever thread is running the batch
+        and with the weights held: it must return quickly and must not use this model.
+        """
         from agentkit.models import _decode
 
         if self.router is not None and request.tool_choice == "auto" and request.tools:
