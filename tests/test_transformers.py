@@ -516,3 +516,29 @@ def test_a_reply_cancelled_while_waiting_for_the_weights_leaves_at_once(tokenize
     assert outcome["second"].finish_reason == "cancelled"
     assert outcome["second"].completion_tokens == 0
     assert outcome["first"].completion_tokens > 0
+
+
+def test_text_the_grammar_forces_is_fed_in_its_plain_tokenization(tokenizer: Any) -> None:
+    import torch
+
+    from agentkit.models._decode import Reply
+
+    @tool
+    def note(text: str) -> str:
+        """Take a note."""
+        return text
+
+    model = TransformersModel.from_objects(tiny_model(tokenizer), tokenizer, format=SmolLM2Format())
+    matcher = model._matcher(request_for(model, "note", tools=[note], tool_choice="note"))
+    reply = Reply(tokenizer, [1], matcher=matcher, max_new_tokens=30, stop_ids=model._stop_ids)
+    # A model that wants a bare value where a string is due: a lone space first, then `".`.
+    preferred = [tokenizer.convert_tokens_to_ids(t) for t in ("\u0120", '".', '"', "x")]
+    logits = torch.full((len(tokenizer),), -10.0)
+    for rank, token in enumerate(preferred):
+        logits[token] = 10.0 - rank
+    while not reply.done:
+        reply.advance(logits.clone())
+        reply.fed_token()
+    # Sampled, `": "` would come out as `":` + ` ` + `".`: the value would start with a dot.
+    assert '<tool_call>[{"name": "note", "arguments": {"text": " ' in reply.text
+    assert '".' not in reply.text

@@ -242,6 +242,7 @@ class Reply:
         self.cancel = cancel
         self.batch_limit = max(1, batch_limit)
         self.prefixes = prefixes
+        self.forced: list[int] = []
         self.fed: list[int] = list(prompt)
         self.generated: list[int] = []
         self.text = ""
@@ -281,9 +282,7 @@ class Reply:
             return self.end("length")
         if self.cancelled:
             return self.end("cancelled")
-        if self.masker is not None:
-            self.masker.apply(logits)
-        token = _pick(logits, self.temperature)
+        token = self._choose(logits)
         if self.matcher is not None and not self.matcher.consume_token(token):
             raise ModelError(f"the grammar rejected token {token}: {self.matcher.get_error()}")
         if token in self.stop_ids:
@@ -296,6 +295,36 @@ class Reply:
         if len(self.generated) >= self.max_new_tokens:
             return self.end("length")
         self.token = token
+
+    def _choose(self, logits: Any) -> int:
+        """The next token: text the grammar forces, else a pick among the tokens it allows.
+
+        Forced text (a call's fixed keys, the `": "` before a value, closing brackets) is fed
+        in its plain tokenization. Sampling it token by token lets a model take an odd path
+        through it: wanting a bare number where a string is due, a small model writes `": `
+        as `":` + ` ` and then the only tokens left start with a quote, such as `".`.
+        """
+        if self.matcher is None:
+            return _pick(logits, self.temperature)
+        if not self.forced:
+            self.forced = self._forced_tokens()
+        if self.forced:
+            return self.forced.pop(0)
+        assert self.masker is not None
+        self.masker.apply(logits)
+        return _pick(logits, self.temperature)
+
+    def _forced_tokens(self) -> list[int]:
+        forced = self.matcher.compute_ff_bytes()
+        if not forced:
+            return []
+        try:
+            text = forced.decode("utf-8")
+        except UnicodeDecodeError:  # ends inside a character: let the model pick
+            return []
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        # What the grammar accepts of them (a tokenizer may, say, add a leading space).
+        return ids[: self.matcher.validate_tokens(ids)]
 
     def _add_text(self) -> bool:
         """Decode the text so far and stream what is new; whether a stop string appeared."""
