@@ -542,3 +542,14 @@ def test_text_the_grammar_forces_is_fed_in_its_plain_tokenization(tokenizer: Any
     # Sampled, `": "` would come out as `":` + ` ` + `".`: the value would start with a dot.
     assert '<tool_call>[{"name": "note", "arguments": {"text": " ' in reply.text
     assert '".' not in reply.text
+
+
+def test_forced_text_goes_through_the_model_in_one_pass(tokenizer: Any) -> None:
+    hf = tiny_model(tokenizer, 9)
+    passes: list[int] = []
+    hf.register_forward_pre_hook(lambda *_: passes.append(1))
+    model = TransformersModel.from_objects(hf, tokenizer, format=SmolLM2Format())
+    reply = model.generate(request_for(model, "shout", tool_choice="shout"))
+    assert model.format.parse(reply.text).calls[0].name == "shout"
+    # `<tool_call>[{"name": "shout", "arguments": {"word": "h` is one pass, not one per token.
+    assert len(passes) < reply.completion_tokens / 2

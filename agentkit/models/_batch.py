@@ -105,9 +105,11 @@ class Batcher:
         try:
             if len(active) == 1:
                 (reply,) = active
-                logits = _forward(self.model, [reply.token], reply.cache)
-                reply.fed_token()
-                self._advance(reply, logits)
+                tokens = self._with_forced(reply)
+                if not reply.done:
+                    logits = _forward(self.model, tokens, reply.cache)
+                    reply.fed.extend(tokens)
+                    self._advance(reply, logits)
             elif active:
                 if self._batch is None:
                     self._batch = _BatchCache(self.model, active)
@@ -148,6 +150,20 @@ class Batcher:
             if self._batchable is None:
                 self._batchable = plain_layers(reply.cache)
             self._advance(reply, logits)
+
+    def _with_forced(self, reply: Reply) -> list[int]:
+        """`reply.token` and the tokens the grammar forces after it, to feed in one pass.
+
+        Alone, a reply takes a call's fixed text (`<tool_call>[{"name": "...", "arguments": {`,
+        the closing brackets) in one forward pass instead of one pass per token; in a batch,
+        one token per reply per pass.
+        """
+        tokens = [reply.token]
+        while reply.forced and not reply.done:
+            self._advance(reply, None)  # takes the next forced token
+            if not reply.done:
+                tokens.append(reply.token)
+        return tokens
 
     @staticmethod
     def _advance(reply: Reply, logits: Any) -> None:

@@ -277,7 +277,10 @@ class Reply:
         return logits
 
     def advance(self, logits: Any) -> None:
-        """Pick the next token from `logits`, or end the reply (then `done` is set)."""
+        """Pick the next token from `logits`, or end the reply (then `done` is set).
+
+        `logits` may be None while the grammar forces text (`forced` is not empty).
+        """
         if len(self.generated) >= self.max_new_tokens:
             return self.end("length")
         if self.cancelled:
