@@ -1,7 +1,7 @@
 """Local open-weight models through transformers.
 
-Chat templates, constrained decoding (llguidance), KV-cache reuse across the turns of a run, and
-token streaming.
+Chat templates, constrained decoding (llguidance), KV-cache reuse across the turns of a run and
+across runs that begin alike, batched decoding of concurrent runs, and token streaming.
 """
 
 from __future__ import annotations
