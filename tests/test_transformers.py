@@ -485,6 +485,12 @@ def test_the_prefix_cache_keeps_a_few_prompts_and_drops_covered_ones(tokenizer: 
     assert found is not None and found[0] == [9, 9, 9, 9]
     assert found[1].get_seq_length() == 4
     assert cache.lookup([9, 9, 1], config) is None  # shorter than min_tokens
+    small = PrefixCache(size=4, min_tokens=4, max_tokens=12)
+    small.store([1] * 8, kv(8), config)
+    small.store([2] * 8, kv(8), config)  # 16 tokens in all: the older one goes
+    assert [tokens[0] for tokens, _ in small._entries] == [2]
+    small.store([3] * 13, kv(13), config)  # longer than the whole budget: not kept
+    assert [tokens[0] for tokens, _ in small._entries] == [2]
 
 
 def test_a_reply_cancelled_while_waiting_for_the_weights_leaves_at_once(tokenizer: Any) -> None:

@@ -168,11 +168,14 @@ class PrefixCache:
     Args:
         size: how many prompts to keep (0: none).
         min_tokens: the shortest shared prefix worth a copy.
+        max_tokens: the most tokens kept in all (older prompts go first; a longer prompt is
+            not kept): this bounds the memory the copies take.
     """
 
-    def __init__(self, size: int = 4, min_tokens: int = 16) -> None:
+    def __init__(self, size: int = 4, min_tokens: int = 16, max_tokens: int = 8192) -> None:
         self.size = size
         self.min_tokens = min_tokens
+        self.max_tokens = max_tokens
         self._entries: list[tuple[list[int], Any]] = []
         self._lock = threading.Lock()
 
@@ -192,7 +195,9 @@ class PrefixCache:
 
     def store(self, prompt: list[int], cache: Any, config: Any) -> None:
         """Keep a copy of `cache`, which holds `prompt`."""
-        if self.size <= 0 or len(prompt) < self.min_tokens or not plain_layers(cache):
+        if not self.min_tokens <= len(prompt) <= self.max_tokens or self.size <= 0:
+            return
+        if not plain_layers(cache):
             return
         copy = clone_prefix(cache, len(prompt), config)
         with self._lock:
@@ -200,6 +205,8 @@ class PrefixCache:
             self._entries = [e for e in self._entries if common_prefix(e[0], prompt) < len(e[0])]
             self._entries.append((list(prompt), copy))
             del self._entries[: -self.size]
+            while sum(len(tokens) for tokens, _ in self._entries) > self.max_tokens:
+                del self._entries[0]
 
 
 class Reply:
