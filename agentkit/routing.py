@@ -142,10 +142,7 @@ class EmbeddingRouter:
 
         with self._lock:
             if self._encoder is None:
-                from transformers import AutoModel, AutoTokenizer
-
-                self._tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
-                self._encoder = AutoModel.from_pretrained(str(self.model_path)).eval()
+                self._tokenizer, self._encoder = _load_encoder(self.model_path)
             batch = self._tokenizer(
                 list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt"
             )
@@ -179,6 +176,21 @@ class EmbeddingRouter:
     def route(self, query: str, tools: Sequence[Tool]) -> str | None:
         """The tool to call for `query`, or None."""
         return self.decide(query, tools).tool
+
+
+_ENCODERS: dict[Path, tuple[Any, Any]] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def _load_encoder(path: Path) -> tuple[Any, Any]:
+    """The tokenizer and encoder in `path`, loaded once per process."""
+    with _ENCODERS_LOCK:
+        if path not in _ENCODERS:
+            from transformers import AutoModel, AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(path))
+            _ENCODERS[path] = (tokenizer, AutoModel.from_pretrained(str(path)).eval())
+        return _ENCODERS[path]
 
 
 CHOICE_PROMPT = (

@@ -304,3 +304,11 @@ def test_choice_refuses_a_tool_named_like_the_answer_option(tiny_local_model: An
 
     with pytest.raises(ValueError, match="answer_option"):
         ChoiceRouter(tiny_local_model).route("hi", [answer])
+
+
+@pytest.mark.model
+def test_routers_on_the_same_encoder_share_it(embedding_router: EmbeddingRouter) -> None:
+    other = EmbeddingRouter(threshold=0.3)
+    assert other.route("Is it raining in Dublin right now?", TOOLS) in (None, "get_weather")
+    embedding_router.embed(["warm"])
+    assert other._encoder is embedding_router._encoder
