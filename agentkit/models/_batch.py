@@ -203,7 +203,7 @@ class _BatchCache:
         for reply in replies:
             reply.cache = None  # the batch owns the data until `split`
         self.cache: Any = DynamicCache(ddp_cache_data=layers, config=model.config)
-        device = layers[0][0].device
+        device = model.device  # where the inputs go (layers may sit on several devices)
         self.mask = torch.ones(len(replies), width, dtype=torch.long, device=device)
         for row, pad in enumerate(self.pads):
             self.mask[row, :pad] = 0
