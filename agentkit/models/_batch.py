@@ -113,6 +113,7 @@ class Batcher:
             elif active:
                 if self._batch is None:
                     self._batch = _BatchCache(self.model, active)
+                    logger.debug("decoding %d replies together", len(active))
                 rows = self._batch.forward([r.token for r in active])
                 for reply, logits in zip(active, rows, strict=True):
                     reply.fed_token()
