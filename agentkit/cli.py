@@ -151,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AgentkitError as exc:
         print(f"agentkit: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":
