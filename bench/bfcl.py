@@ -53,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from _bfcl_ast import check, to_bfcl_calls
+from _revision import agentkit_revision
 
 from agentkit import Agent, Message, Tool
 from agentkit.errors import AgentkitError, RetriesExhausted
@@ -376,18 +377,6 @@ def main(argv: list[str] | None = None) -> int:
     print(report(results["scores"]))
     print(f"\n{args.limit} entries per category; wrote {args.json}")
     return 0
-
-
-def agentkit_revision() -> str:
-    """The commit agentkit was measured at, marked when its files differ from it."""
-    import subprocess
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    dirty = " (modified)" if git("status", "--porcelain", "agentkit") else ""
-    return git("rev-parse", "--short", "HEAD") + dirty
 
 
 def _version(dist: str) -> str:

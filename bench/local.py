@@ -58,6 +58,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from _revision import agentkit_revision
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "local.json"
 SECTIONS = ("load", "speed", "grammar", "turns", "batch")
@@ -194,17 +196,6 @@ def machine() -> dict[str, Any]:
         "agentkit": agentkit_revision(),
         "note": "shared machine: other engineers' jobs ran alongside; medians of interleaved runs",
     }
-
-
-def agentkit_revision() -> str:
-    """The commit agentkit was measured at, marked when its files differ from it."""
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    dirty = " (modified)" if git("status", "--porcelain", "agentkit") else ""
-    return git("rev-parse", "--short", "HEAD") + dirty
 
 
 # -- 1. speed -------------------------------------------------------------------------------------
@@ -663,8 +654,8 @@ def report(results: dict[str, Any]) -> str:
         parts.append("4. default model load (target cached <= 3 s)\n" + table(head, rows))
     if "batch" in results:
         rows = [
-            (r.get("prefix", "cold"), r["runs"], r["tokens"], r["prompt_tokens"],
-             r.get("prefilled_tokens", r["prompt_tokens"]), r["serial_s"], r["batched_s"],
+            (r["prefix"], r["runs"], r["tokens"], r["prompt_tokens"], r["prefilled_tokens"],
+             r["serial_s"], r["batched_s"],
              r["speedup"], r["serial_mean_latency_s"], r["batched_mean_latency_s"],
              r["same_replies"])
             for r in results["batch"]
