@@ -30,7 +30,7 @@ from agentkit.events import Event, FinalEvent, RetryEvent, TextDelta, ToolCallEv
 from agentkit.formats._base import RenderMemo
 from agentkit.formats._parse import ParsedReply, decode_json_lenient, find_json_end
 from agentkit.guardrails import GuardrailContext, apply_guardrails
-from agentkit.messages import CallError, Message, Role, ToolCall, ToolCallRecord, Usage
+from agentkit.messages import CallError, Message, ToolCall, ToolCallRecord, Usage
 from agentkit.models import ModelRequest, ModelResponse
 from agentkit.tools import ArgumentsError, RunContext, Tool
 
@@ -146,7 +146,7 @@ class Run:
             return
         calls = _reuse_ids(calls, turn.announced)
         self.messages.append(
-            _trusted("assistant", text if calls else response.text, tool_calls=calls)
+            Message(role="assistant", content=text if calls else response.text, tool_calls=calls)
         )
         if calls:
             checked = [self._check_call(call) for call in calls]
@@ -309,9 +309,9 @@ class Run:
                 )
             )
             self.messages.append(
-                _trusted(
-                    "tool",
-                    content,
+                Message(
+                    role="tool",
+                    content=content,
                     tool_call_id=item.call.id,
                     name=item.call.name,
                     is_error=error is not None,
@@ -350,7 +350,7 @@ class Run:
 
     # -- failed turns, final answers -------------------------------------------------------------
     def _tell(self, text: str) -> None:
-        self.messages.append(_trusted("user", text, is_error=True))
+        self.messages.append(Message(role="user", content=text, is_error=True))
 
     def _failed_turn(self, errors: list[CallError], step: int) -> RetryEvent:
         self.usage.failed_turns += 1
@@ -363,7 +363,7 @@ class Run:
         return RetryEvent(list(errors), self.failed_in_row, step)
 
     async def _final(self, text: str) -> RunResult[Any] | CallError:
-        self.messages.append(_trusted("assistant", text))
+        self.messages.append(Message(role="assistant", content=text))
         output: Any = text
         if self.output_adapter is not None:
             parsed = self._parse_output(text)
@@ -435,11 +435,6 @@ def _reuse_ids(calls: list[ToolCall], announced: list[ToolCall]) -> list[ToolCal
         if call.name == early.name and call.arguments == early.arguments:
             out[i] = early
     return out
-
-
-def _trusted(role: Role, content: str, **fields: Any) -> Message:
-    """A message of the transcript."""
-    return Message(role=role, content=content, **fields)
 
 
 def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:

@@ -210,7 +210,8 @@ _TYPE_NAMES = {
     "Hashtable": "object",
 }
 _ANY_TYPES = {"any", "Any", ""}
-_VALUE_KEYS = ("default", "enum", "const", "examples")
+VALUE_KEYS = ("default", "enum", "const", "examples")
+"""Schema keywords whose value is data, not a schema (the walkers leave them as they are)."""
 
 
 def standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
@@ -234,7 +235,7 @@ def standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
                 out[key] = _TYPE_NAMES.get(value, value)
             elif key == "properties" and isinstance(value, Mapping):
                 out[key] = {name: fix(sub) for name, sub in value.items()}
-            elif key in _VALUE_KEYS:
+            elif key in VALUE_KEYS:
                 out[key] = value
             else:
                 out[key] = fix(value)

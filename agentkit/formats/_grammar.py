@@ -13,6 +13,8 @@ import copy
 import json
 from typing import Any
 
+from agentkit._schema import VALUE_KEYS
+
 __all__ = ["MAX_ARRAY_ITEMS", "MAX_STRING_LENGTH", "bounded_schema", "json_rule", "reply_grammar"]
 
 MAX_STRING_LENGTH = 200
@@ -36,7 +38,7 @@ def bounded_schema(schema: dict[str, Any]) -> dict[str, Any]:
                 if key == "properties" and isinstance(value, dict):
                     for sub in value.values():  # a parameter may be named "default" or "enum"
                         walk(sub)
-                elif key not in ("enum", "const", "default", "examples"):
+                elif key not in VALUE_KEYS:
                     walk(value)
 
     walk(out)

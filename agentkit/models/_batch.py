@@ -116,7 +116,7 @@ class Batcher:
                     logger.debug("decoding %d replies together", len(active))
                 rows = self._batch.forward([r.token for r in active])
                 for reply, logits in zip(active, rows, strict=True):
-                    reply.fed_token()
+                    reply.fed.append(reply.token)
                     self._advance(reply, logits)
         except BaseException as exc:  # the forward pass failed: every reply in it fails
             self._batch = None

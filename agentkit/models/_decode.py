@@ -215,7 +215,7 @@ class Reply:
     The token loop is split in two so that replies of concurrent runs can share forward passes
     (`agentkit.models._batch`): `prefill` runs the prompt, `advance` takes the logits of the last
     position and picks the next token (or ends the reply); whoever runs the model then feeds
-    `token` and calls `advance` again.
+    `token`, appends it to `fed` (the tokens the cache holds) and calls `advance` again.
     """
 
     def __init__(
@@ -348,10 +348,6 @@ class Reply:
             self.text = self.text[:cut]
         return cut >= 0
 
-    def fed_token(self) -> None:
-        """Record that `token` went through the model (it is now in the cache)."""
-        self.fed.append(self.token)
-
     def end(self, finish: str) -> None:
         self.finish = finish
         if finish != "stop":
@@ -361,14 +357,3 @@ class Reply:
     def fail(self, error: BaseException) -> None:
         self.error = error
         self.done = True
-
-    def result(self) -> dict[str, Any]:
-        """The generation's fields: text, token counts, finish reason."""
-        return {
-            "text": self.text,
-            "prompt_tokens": len(self.prompt),
-            "prefilled_tokens": self.prefilled,
-            "completion_tokens": len(self.generated),
-            "finish_reason": self.finish,
-            "tokens": self.generated,
-        }

@@ -112,10 +112,17 @@ class TransformersModel(Model):
         loaded = _local.load(
             model_id_or_path, gguf_file=gguf_file, dtype=dtype, device_map=device_map
         )
-        self._init(loaded, format, constrained, max_new_tokens, temperature, cache_sessions)
-        self.batch_size = batch_size
-        self.share_prefixes = share_prefixes
-        self.retry_temperature = retry_temperature
+        self._init(
+            loaded,
+            format,
+            constrained=constrained,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            retry_temperature=retry_temperature,
+            cache_sessions=cache_sessions,
+            batch_size=batch_size,
+            share_prefixes=share_prefixes,
+        )
         self.router = self._pick_router(router)
 
     @classmethod
@@ -138,10 +145,17 @@ class TransformersModel(Model):
         self = cls.__new__(cls)
         name = str(getattr(model, "name_or_path", "") or "")
         loaded = _local.Loaded(model.eval(), tokenizer, name=name)
-        self._init(loaded, format, constrained, max_new_tokens, temperature, cache_sessions)
-        self.batch_size = batch_size
-        self.share_prefixes = share_prefixes
-        self.retry_temperature = retry_temperature
+        self._init(
+            loaded,
+            format,
+            constrained=constrained,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            retry_temperature=retry_temperature,
+            cache_sessions=cache_sessions,
+            batch_size=batch_size,
+            share_prefixes=share_prefixes,
+        )
         self.router = router
         return self
 
@@ -171,10 +185,14 @@ class TransformersModel(Model):
         self,
         loaded: _local.Loaded,
         format: ToolFormat | None,
+        *,
         constrained: bool,
         max_new_tokens: int,
         temperature: float,
+        retry_temperature: float,
         cache_sessions: int,
+        batch_size: int,
+        share_prefixes: bool,
     ) -> None:
         self._loaded = loaded
         self.name = loaded.name
@@ -183,6 +201,9 @@ class TransformersModel(Model):
         self.constrained = constrained
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
+        self.retry_temperature = retry_temperature
+        self.batch_size = batch_size
+        self.share_prefixes = share_prefixes
         self._sessions: collections.OrderedDict[str, _Session] = collections.OrderedDict()
         self._sessions_lock = threading.Lock()
         self._cache_sessions = cache_sessions
@@ -315,8 +336,14 @@ class TransformersModel(Model):
                 self._sessions[request.run_id] = _Session(reply.fed, reply.cache)
                 while len(self._sessions) > self._cache_sessions:
                     self._sessions.popitem(last=False)
-        result = reply.result()
-        gen = _Generation(**result)
+        gen = _Generation(
+            text=reply.text,
+            prompt_tokens=len(prompt),
+            prefilled_tokens=reply.prefilled,
+            completion_tokens=len(reply.generated),
+            finish_reason=reply.finish,
+            tokens=reply.generated,
+        )
         logger.debug(
             "generated %d tokens (prefilled %d)", gen.completion_tokens, gen.prefilled_tokens
         )
