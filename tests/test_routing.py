@@ -238,21 +238,12 @@ def test_choice_without_tools_answers() -> None:
 
 @pytest.fixture(scope="module")
 def tiny_local_model(tokenizer: Any) -> Any:
-    torch = pytest.importorskip("torch")
-    transformers = pytest.importorskip("transformers")
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
     from agentkit.models import TransformersModel
+    from tests._tiny import tiny_model
 
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-    )
-    torch.manual_seed(0)
-    hf = transformers.AutoModelForCausalLM.from_config(config)
+    hf = tiny_model(tokenizer, config="LlamaConfig")
     return TransformersModel.from_objects(hf, tokenizer, max_new_tokens=8)
 
 

@@ -24,20 +24,7 @@ pytest.importorskip("llguidance")
 from agentkit.models import TransformersModel, _local  # noqa: E402
 from agentkit.models._decode import common_prefix  # noqa: E402
 from agentkit.models.transformers import format_for  # noqa: E402
-
-
-def tiny_model(tokenizer: Any, seed: int = 0) -> Any:
-    config = transformers.StableLmConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
-    )
-    torch.manual_seed(seed)
-    return transformers.AutoModelForCausalLM.from_config(config)
+from tests._tiny import tiny_model  # noqa: E402
 
 
 @pytest.fixture
@@ -433,9 +420,9 @@ def test_a_reply_cut_at_max_new_tokens_runs_no_wasted_forward_pass(tokenizer: An
     hf.register_forward_pre_hook(lambda *_: calls.append(1))
     model = TransformersModel.from_objects(hf, tokenizer, max_new_tokens=5, constrained=False)
     reply = model.generate(request_for(model, "a long story please"))
-    if reply.finish_reason == "length":
-        assert reply.completion_tokens == 5
-        assert len(calls) == 5  # the prefill, then one pass per token but the last
+    assert reply.finish_reason == "length"
+    assert reply.completion_tokens == 5
+    assert len(calls) == 5  # the prefill, then one pass per token but the last
 
 
 def test_a_new_run_starts_from_the_cache_of_a_prompt_with_the_same_beginning(
@@ -544,7 +531,7 @@ def test_text_the_grammar_forces_is_fed_in_its_plain_tokenization(tokenizer: Any
         logits[token] = 10.0 - rank
     while not reply.done:
         reply.advance(logits.clone())
-        reply.fed_token()
+        reply.fed.append(reply.token)
     # Sampled, `": "` would come out as `":` + ` ` + `".`: the value would start with a dot.
     assert '<tool_call>[{"name": "note", "arguments": {"text": " ' in reply.text
     assert '".' not in reply.text
