@@ -165,10 +165,8 @@ class Run:
         fmt = agent.model.format
         output_schema = self.output_schema
         request = ModelRequest(
-            messages=fmt.render(
-                self.messages, agent.tools, output_schema=output_schema, memo=self._render_memo
-            ),
-            transcript=list(self.messages),
+            transcript=self.messages,
+            memo=self._render_memo,
             tools=agent.tools,
             format=fmt,
             tool_choice=self._tool_choice(),

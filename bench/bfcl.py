@@ -59,7 +59,6 @@ from agentkit import Agent, Message, Tool
 from agentkit.errors import AgentkitError, RetriesExhausted
 from agentkit.events import FinalEvent, RetryEvent, TextDelta, ToolCallEvent
 from agentkit.models import Model, ModelRequest, ModelResponse
-from agentkit.models._base import final_response
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "bfcl.json"
@@ -148,9 +147,6 @@ class ScoredTurns(Model):
         self.format = inner.format
         self.cut_text = cut_text
         self.generated: list[int] = []
-
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        return await final_response(self.stream(request))
 
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
         if calls_succeeded(request.transcript):

@@ -812,7 +812,8 @@ class _ChunkedModel(ScriptedModel):
     """Streams each scripted reply a few characters at a time, like a real backend."""
 
     async def stream(self, request):  # type: ignore[no-untyped-def]
-        response = await self.complete(request)
+        async for part in super().stream(request):
+            response = part  # the scripted text, whole, then its response
         for i in range(0, len(response.text), 7):
             yield response.text[i : i + 7]
         yield response

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import threading
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeAlias
 
 from agentkit.errors import ModelError
@@ -57,8 +57,8 @@ class ScriptedModel(Model):
         """Replies not yet used (0 for a callable)."""
         return len(self._replies) - self._next
 
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        """Return the next scripted completion."""
+    async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
+        """Yield the next scripted completion (whole), then its `ModelResponse`."""
         with self._lock:
             self.requests.append(request)
             if self._fn is not None:
@@ -75,4 +75,6 @@ class ScriptedModel(Model):
             text = await text
         if not isinstance(text, str):
             raise ModelError(f"a scripted reply must be a string, got {type(text).__name__}")
-        return ModelResponse(text=text, finish_reason="stop")
+        if text:
+            yield text
+        yield ModelResponse(text=text, finish_reason="stop")

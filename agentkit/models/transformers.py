@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import dataclasses
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +17,7 @@ from typing import Any, Literal
 from agentkit.errors import ModelError
 from agentkit.formats import HermesFormat, SmolLM2Format, StableLMFormat, ToolFormat
 from agentkit.models import _local
-from agentkit.models._base import Model, ModelRequest, ModelResponse, final_response
+from agentkit.models._base import Model, ModelRequest, ModelResponse
 from agentkit.routing import EmbeddingRouter, Router, route_choice
 
 __all__ = ["TransformersModel", "format_for"]
@@ -250,10 +249,6 @@ class TransformersModel(Model):
         return ids
 
     # -- the Model interface ---------------------------------------------------------------------
-    async def complete(self, request: ModelRequest) -> ModelResponse:
-        """Generate one turn."""
-        return await final_response(self.stream(request))
-
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
         """Generate one turn in a worker thread, yielding text deltas as tokens come."""
         loop = asyncio.get_running_loop()
@@ -365,10 +360,7 @@ class TransformersModel(Model):
             shown = [t for t in request.tools if t.name in called]
         else:
             shown = [t for t in request.tools if t.name == choice]
-        messages = request.format.render(
-            request.transcript, shown, output_schema=request.output_schema
-        )
-        return dataclasses.replace(request, messages=messages, tools=shown, tool_choice=choice)
+        return request.replace(tools=shown, tool_choice=choice)
 
     def forget(self, run_id: str) -> None:
         """Drop the KV cache kept for a run."""
