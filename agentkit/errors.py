@@ -5,6 +5,7 @@ Every exception agentkit raises derives from `AgentkitError`:
 ```
 AgentkitError
 ├── ToolDefinitionError        a function cannot become a tool (bad signature, bad schema)
+├── ArgumentsError             arguments do not fit a tool's schema (carries `.problems`)
 ├── ModelError                 a backend failed (server error, scripted replies used up)
 │   └── ModelNotAvailableError a local model or its package is missing
 ├── UsageError                 the API was called the wrong way (e.g. `run` inside a running loop)
@@ -13,7 +14,8 @@ AgentkitError
 │   └── RetriesExhausted       more failed turns in a row than `max_retries` (carries `.errors`)
 └── GuardrailTripped           a guardrail blocked the run (carries `.verdict`)
     ├── InputGuardrailTripped  ... on the user's input
-    └── OutputGuardrailTripped ... on the final answer
+    ├── OutputGuardrailTripped ... on the final answer
+    └── ToolGuardrailTripped   ... on a tool call or result (with `on_block="raise"`)
 ```
 
 Mistakes of the model (unparseable replies, unknown tools, invalid arguments, tool exceptions)
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AgentRunError",
     "AgentkitError",
+    "ArgumentsError",
     "GuardrailTripped",
     "InputGuardrailTripped",
     "MaxStepsExceeded",
@@ -40,6 +43,7 @@ __all__ = [
     "OutputGuardrailTripped",
     "RetriesExhausted",
     "ToolDefinitionError",
+    "ToolGuardrailTripped",
     "UsageError",
 ]
 
@@ -50,6 +54,20 @@ class AgentkitError(Exception):
 
 class ToolDefinitionError(AgentkitError, TypeError):
     """A function or a JSON description cannot be turned into a tool."""
+
+
+class ArgumentsError(AgentkitError, ValueError):
+    """Arguments that do not fit a tool's schema.
+
+    Attributes:
+        tool: the tool's name.
+        problems: one precise message per bad argument, addressed to the model.
+    """
+
+    def __init__(self, tool: str, problems: list[str]) -> None:
+        super().__init__(f"invalid arguments for {tool}: " + "; ".join(problems))
+        self.tool = tool
+        self.problems = problems
 
 
 class ModelError(AgentkitError):
@@ -117,3 +135,9 @@ class OutputGuardrailTripped(GuardrailTripped):
     """An output guardrail blocked the final answer."""
 
     stage = "output guardrail"
+
+
+class ToolGuardrailTripped(GuardrailTripped):
+    """A tool-stage guardrail blocked a call or its result (only with `on_block="raise"`)."""
+
+    stage = "tool guardrail"

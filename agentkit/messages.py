@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ __all__ = [
     "ToolCall",
     "ToolCallRecord",
     "Usage",
+    "last_user_message",
     "transcript_adapter",
 ]
 
@@ -95,6 +97,27 @@ class Message(BaseModel):
     def tool(cls, content: str, *, call_id: str, name: str, is_error: bool = False) -> Message:
         """The result of one tool call."""
         return cls(role="tool", content=content, tool_call_id=call_id, name=name, is_error=is_error)
+
+
+def last_user_message(transcript: Sequence[Message]) -> tuple[Message | None, bool]:
+    """The newest real user message, and whether a call has succeeded since it.
+
+    Retry messages (user messages with `is_error`) do not count as the user speaking. This one
+    rule decides when a forced `tool_choice` is lifted and when a router lets the model answer.
+
+    Example:
+        >>> transcript = [Message.user("Weather?"), Message.assistant(tool_calls=[ToolCall(
+        ...     name="weather", id="c1")]), Message.tool("sunny", call_id="c1", name="weather")]
+        >>> last_user_message(transcript)[0].content, last_user_message(transcript)[1]
+        ('Weather?', True)
+    """
+    succeeded = False
+    for msg in reversed(transcript):
+        if msg.role == "tool" and not msg.is_error:
+            succeeded = True
+        elif msg.role == "user" and not msg.is_error:
+            return msg, succeeded
+    return None, succeeded
 
 
 @functools.cache

@@ -27,7 +27,7 @@ from agentkit._calls import (
     is_async_callable,
     serialize_result,
 )
-from agentkit.errors import ToolDefinitionError
+from agentkit.errors import ArgumentsError, ToolDefinitionError
 from agentkit.messages import Message, Usage
 
 __all__ = ["ArgumentsError", "RunContext", "Tool", "Toolbox", "serialize_result", "tool"]
@@ -66,20 +66,6 @@ def _is_context(annotation: Any) -> bool:
         return any(_is_context(arg) for arg in typing.get_args(annotation))
     origin = typing.get_origin(annotation) or annotation
     return isinstance(origin, type) and issubclass(origin, RunContext)
-
-
-class ArgumentsError(Exception):
-    """Arguments that do not fit a tool's schema.
-
-    Attributes:
-        tool: the tool's name.
-        problems: one precise message per bad argument, addressed to the model.
-    """
-
-    def __init__(self, tool: str, problems: list[str]) -> None:
-        super().__init__(f"invalid arguments for {tool}: " + "; ".join(problems))
-        self.tool = tool
-        self.problems = problems
 
 
 class Tool:
