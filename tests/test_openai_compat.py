@@ -34,7 +34,7 @@ def completion(
     content: str | None = None,
     tool_calls: list[dict[str, Any]] | None = None,
     *,
-    finish: str = "stop",
+    finish: str | None = "stop",
     usage: tuple[int, int] = (10, 5),
 ) -> dict[str, Any]:
     """A non-streamed chat-completions reply."""
@@ -193,7 +193,7 @@ def test_complete_without_streaming() -> None:
     reply = completion("Hello.", finish="length", usage=(40, 2))
     reply["usage"]["prompt_tokens_details"] = {"cached_tokens": 32}
     server = FakeServer([reply])
-    response = asyncio.run(server.model().complete(request_for()))
+    response = asyncio.run(server.model(stream=False).complete(request_for()))
     assert response == ModelResponse(
         text="Hello.",
         prompt_tokens=40,
@@ -358,7 +358,7 @@ def test_retries_exhausted_raise_model_error() -> None:
     down = httpx.Response(502, text="bad gateway")
     server = FakeServer([down] * 3)
     with pytest.raises(ModelError, match=r"3 attempt\(s\).*502.*bad gateway"):
-        run(Agent(server.model(max_retries=2)), "Hi")
+        run(Agent(server.model(http_retries=2)), "Hi")
     assert len(server.requests) == 3
 
 
@@ -368,7 +368,7 @@ def test_timeouts_are_retried_then_raise_model_error() -> None:
 
     server = FakeServer([hang, hang])
     with pytest.raises(ModelError, match="ReadTimeout"):
-        asyncio.run(server.model(max_retries=1).complete(request_for()))
+        asyncio.run(server.model(http_retries=1).complete(request_for()))
     assert len(server.requests) == 2
 
 
@@ -378,7 +378,7 @@ def test_an_error_mid_stream_raises_model_error() -> None:
     broken = httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
     server = FakeServer([broken])
     with pytest.raises(ModelError, match="out of memory"):
-        run(Agent(server.model()), "Hi")
+        run(Agent(server.model(http_retries=0)), "Hi")
 
 
 def test_a_stream_that_breaks_off_raises_model_error() -> None:
@@ -394,8 +394,8 @@ def test_a_stream_that_breaks_off_raises_model_error() -> None:
 
 
 def test_invalid_options_are_refused() -> None:
-    with pytest.raises(UsageError, match="max_retries"):
-        OpenAICompatibleModel("http://fake/v1", model="m", max_retries=-1)
+    with pytest.raises(UsageError, match="http_retries"):
+        OpenAICompatibleModel("http://fake/v1", model="m", http_retries=-1)
 
 
 # -- lifecycle -------------------------------------------------------------------------------------

@@ -1,18 +1,19 @@
-"""The OpenAI chat-completions wire format: request fields, replies, streams, errors, retries."""
+"""The OpenAI chat-completions wire format, as pure mapping.
+
+Request fields and bodies out (`native_fields`, `encode_body`); protocol JSON in (`loads`,
+`StreamState`, `to_response`, `error_text`). Nothing here sends a request or decides on
+retries: that is `_openai_http`'s job.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
-import httpx
-from tenacity import RetryCallState
-from tenacity.wait import wait_random_exponential
-
-from agentkit.errors import ModelError
+from agentkit.errors import ModelError, UsageError
 from agentkit.formats import ToolChoice
 from agentkit.formats._base import dumps
 from agentkit.formats._parse import decode_json_lenient
@@ -21,30 +22,58 @@ from agentkit.models._base import ModelRequest, ModelResponse
 
 logger = logging.getLogger("agentkit.models.openai")
 
-RETRY_STATUSES = frozenset({408, 429})
 Mode: TypeAlias = Literal["text", "native", "native_lenient"]
 """How a reply is read: as text for the format, as native calls, or as native calls else text."""
-_ERROR_SNIPPET = 500
 
-
-class TransientError(Exception):
-    """A reply worth retrying (429, 5xx); carries the server's Retry-After, if any."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-# Connection failures, timeouts and dropped connections are worth another try.
-RETRYABLE = (
-    TransientError,
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
+_SNIPPET_HEAD = 250
+_SNIPPET_TAIL = 750
+_SNIPPET_RAW = 8 * (_SNIPPET_HEAD + _SNIPPET_TAIL)
+_TOKEN_LIMIT = 2**53  # a token count past this is garbage (and could not even be printed)
+# Words of a server complaining about the request itself, which another try will not change.
+_INVALID_REQUEST = re.compile(
+    r"valid|missing|required|unprocessable|malformed|must (be|have|not)|expected|not allowed|"
+    r"unsupported|unknown (field|param|argument|key|role)|no attribute|undefined|"
+    r"keyerror|typeerror|valueerror|template|schema|\bfield\b|tool_call_id",
+    re.IGNORECASE,
 )
 
 
-# -- native mode: transcript and tools in, tool_calls out ------------------------------------------
+class ReplyError(ModelError):
+    """An exchange with the server that produced no usable reply.
+
+    Attributes:
+        retryable: whether another attempt may well succeed (a dropped or empty stream, a
+            timeout, a 429 or a 5xx that does not blame the request).
+        retry_after: seconds the server asked to wait before the next attempt, if it said.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+# -- requests --------------------------------------------------------------------------------------
+def encode_body(body: dict[str, Any]) -> bytes:
+    """A request body as UTF-8 JSON; lone surrogates (which UTF-8 cannot carry) become U+FFFD.
+
+    Raises:
+        UsageError: the body holds a value JSON cannot carry (NaN, an object, a cycle).
+    """
+    try:
+        text = json.dumps(body, ensure_ascii=False, allow_nan=False)
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise UsageError(f"the request cannot be written as JSON: {exc}") from None
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        # A surrogate pair split into two code points is rejoined; a lone one is replaced.
+        repaired = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+        return repaired.encode("utf-8")
+
+
 def native_fields(request: ModelRequest) -> dict[str, Any]:
     """The `messages`, `tools`, `tool_choice` and `response_format` of a native request."""
     messages = (
@@ -99,6 +128,18 @@ def _tool_choice(choice: ToolChoice) -> str | dict[str, Any]:
     return {"type": "function", "function": {"name": choice}}
 
 
+# -- replies ---------------------------------------------------------------------------------------
+def loads(data: str | bytes, what: str) -> Any:
+    """Decode JSON from the server; any failure (depth, huge numbers, bad UTF-8) is a ReplyError."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ReplyError(f"{what} is nested too deeply to decode: {snippet(data)}") from None
+    except ValueError as exc:  # also UnicodeDecodeError and the integer-digits limit
+        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc).split(";")[0]
+        raise ReplyError(f"{what} is not valid JSON ({reason}): {snippet(data)}") from None
+
+
 def to_response(
     message: dict[str, Any], finish_reason: Any, usage: Any, *, mode: Mode
 ) -> ModelResponse:
@@ -134,7 +175,7 @@ def _native_calls(raw: list[Any], text: str) -> tuple[list[ToolCall] | None, str
     for call in plain:
         name, arguments = call["name"], _decode_arguments(call["arguments"])
         if not isinstance(name, str) or not name or arguments is None:
-            logger.info("undecodable native call %s; handing it to the format's parser", call)
+            logger.info("undecodable native call %.200s; handing it to the format's parser", call)
             written = dumps(plain)
             return None, f"{text}\n{written}" if text.strip() else written
         given_id = {"id": call["id"]} if "id" in call else {}
@@ -160,7 +201,7 @@ def _decode_arguments(value: Any) -> dict[str, Any] | None:
         try:
             value = decode_json_lenient(value)
             json.dumps(value)  # Python literals may hold sets or bytes, which JSON cannot
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, RecursionError):
             return None
     return value if isinstance(value, dict) else None
 
@@ -169,20 +210,22 @@ def _token_counts(usage: Any) -> tuple[int | None, int | None, int | None]:
     """Prompt, computed-prompt and completion tokens from a `usage` object."""
     if not isinstance(usage, dict):
         return None, None, None
-    prompt = usage.get("prompt_tokens")
-    completion = usage.get("completion_tokens")
-    prompt = prompt if isinstance(prompt, int) else None
-    completion = completion if isinstance(completion, int) else None
+    prompt = _count(usage.get("prompt_tokens"))
+    completion = _count(usage.get("completion_tokens"))
     details = usage.get("prompt_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else None
-    prefilled = prompt - cached if prompt is not None and isinstance(cached, int) else None
+    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else None
+    prefilled = prompt - cached if prompt is not None and cached is not None else None
     return prompt, prefilled, completion
 
 
-# -- streaming -------------------------------------------------------------------------------------
+def _count(value: Any) -> int | None:
+    ok = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _TOKEN_LIMIT
+    return value if ok else None
+
+
 @dataclass
 class StreamState:
-    """What the chunks of a stream add up to."""
+    """What the chunks of a stream (or one whole JSON reply) add up to."""
 
     text: list[str] = field(default_factory=list)
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -190,13 +233,17 @@ class StreamState:
     usage: dict[str, Any] | None = None
 
     def feed(self, chunk: dict[str, Any]) -> str:
-        """Take one chunk; return its text delta ("" if none)."""
+        """Take one streamed chunk; return its text delta ("" if none)."""
+        if "error" in chunk:
+            message = error_text(chunk)
+            raise ReplyError(
+                f"the server failed mid-stream: {message}", retryable=not looks_invalid(message)
+            )
         if isinstance(chunk.get("usage"), dict):
             self.usage = chunk["usage"]
-        choices = chunk.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        choice = _first_choice(chunk)
+        if choice is None:
             return ""
-        choice = choices[0]
         if isinstance(choice.get("finish_reason"), str):
             self.finish_reason = choice["finish_reason"]
         delta = choice.get("delta")
@@ -210,6 +257,30 @@ class StreamState:
             self.text.append(content)
             return content
         return ""
+
+    def take_reply(self, data: Any) -> str:
+        """Take a whole non-streamed reply; return its text."""
+        if not isinstance(data, dict):
+            raise ReplyError(f"the server's reply is not a JSON object: {snippet(dumps(data))}")
+        choice = _first_choice(data)
+        if choice is None:
+            if "error" in data:
+                message = error_text(data)
+                raise ReplyError(
+                    f"the server reported an error: {message}",
+                    retryable=not looks_invalid(message),
+                )
+            raise ReplyError(f"the server's reply has no choices: {snippet(dumps(data))}")
+        reply = choice.get("message")
+        reply = reply if isinstance(reply, dict) else {}
+        content = reply.get("content")
+        self.text = [content] if isinstance(content, str) and content else []
+        calls = reply.get("tool_calls")
+        self.calls = dict(enumerate(calls)) if isinstance(calls, list) else {}
+        finish = choice.get("finish_reason")
+        self.finish_reason = finish if isinstance(finish, str) else None
+        self.usage = data["usage"] if isinstance(data.get("usage"), dict) else None
+        return "".join(self.text)
 
     def _add_call_delta(self, item: dict[str, Any]) -> None:
         index = item.get("index")
@@ -229,55 +300,35 @@ class StreamState:
         if isinstance(function.get("arguments"), str):
             call["function"]["arguments"] += function["arguments"]
 
-    def message(self) -> dict[str, Any]:
-        """The accumulated reply, shaped like the `message` of a non-streamed reply."""
+    @property
+    def empty(self) -> bool:
+        """Whether nothing came: no text, no calls, no finish reason."""
+        return not self.text and not self.calls and self.finish_reason is None
+
+    def response(self, mode: Mode) -> ModelResponse:
+        """The accumulated reply as a `ModelResponse`."""
         calls = [self.calls[index] for index in sorted(self.calls)]
-        return {"content": "".join(self.text), "tool_calls": calls}
+        message = {"content": "".join(self.text), "tool_calls": calls}
+        return to_response(message, self.finish_reason, self.usage, mode=mode)
 
 
-async def read_events(response: httpx.Response, state: StreamState) -> AsyncIterator[str]:
-    """Feed each `data:` event of a server-sent-event stream to `state`; yield text deltas."""
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
-            continue  # blank separators, `event:`, `id:` and `:` comments
-        payload = line[5:].strip()
-        if payload == "[DONE]":
-            return
-        try:
-            chunk = json.loads(payload)
-        except json.JSONDecodeError:
-            raise ModelError(f"the stream sent invalid JSON: {snippet(payload)}") from None
-        if not isinstance(chunk, dict):
-            continue
-        if "error" in chunk:
-            raise ModelError(f"the server failed mid-stream: {_error_text(chunk)}")
-        delta = state.feed(chunk)
-        if delta:
-            yield delta
+def _first_choice(data: dict[str, Any]) -> dict[str, Any] | None:
+    choices = data.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        return choices[0]
+    return None
 
 
-# -- errors and retries ----------------------------------------------------------------------------
-def json_body(response: httpx.Response) -> dict[str, Any]:
+# -- errors ----------------------------------------------------------------------------------------
+def error_body_text(body: bytes) -> str:
+    """The server's own explanation in the body of a failed request ("" if none)."""
     try:
-        data = response.json()
-    except ValueError:
-        raise ModelError(f"the server's reply is not JSON: {snippet(response.text)}") from None
-    if not isinstance(data, dict):
-        raise ModelError(f"the server's reply is not a JSON object: {snippet(response.text)}")
-    if "error" in data and "choices" not in data:
-        raise ModelError(f"the server reported an error: {_error_text(data)}")
-    return data
+        return error_text(loads(body, "the error body"))
+    except ReplyError:
+        return snippet(body)
 
 
-def error_message(response: httpx.Response) -> str:
-    """The server's own explanation of a failed request."""
-    try:
-        return _error_text(response.json())
-    except ValueError:
-        return snippet(response.text) or response.reason_phrase
-
-
-def _error_text(data: Any) -> str:
+def error_text(data: Any) -> str:
     """The message of `{"error": {"message": ...}}`, `{"error": "..."}`, `{"detail": ...}`."""
     error = data.get("error", data) if isinstance(data, dict) else data
     if isinstance(error, dict):
@@ -287,45 +338,21 @@ def _error_text(data: Any) -> str:
     return snippet(error if isinstance(error, str) else dumps(data))
 
 
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds to wait from `retry-after-ms` or a numeric `Retry-After` (a date is ignored)."""
-    for header, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        try:
-            return max(0.0, float(response.headers[header]) * scale)
-        except (KeyError, ValueError):
-            continue
-    return None
+def looks_invalid(message: str) -> bool:
+    """Whether a server's error message blames the request (which a retry would send again)."""
+    return _INVALID_REQUEST.search(message) is not None
 
 
-def backoff(longest: float) -> Callable[[RetryCallState], float]:
-    """Exponential backoff with full jitter, or the server's Retry-After; never over `longest`."""
-    jittered = wait_random_exponential(multiplier=0.5, max=longest)
-
-    def wait(state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        if isinstance(exc, TransientError) and exc.retry_after is not None:
-            return min(exc.retry_after, longest)
-        return jittered(state)
-
-    return wait
-
-
-def log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome is not None else None
-    wait = state.next_action.sleep if state.next_action is not None else 0.0
-    logger.info(
-        "attempt %d failed (%s); retrying in %.2f s", state.attempt_number, describe(exc), wait
-    )
-
-
-def describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    text = str(exc)
-    if isinstance(exc, TransientError):
-        return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def snippet(text: str) -> str:
-    return text if len(text) <= _ERROR_SNIPPET else text[:_ERROR_SNIPPET] + " ..."
+def snippet(text: str | bytes) -> str:
+    """Text on one line, bounded: its head and its tail, where the cause usually is."""
+    # Cut a huge body first, so that it is not split into words whole.
+    if isinstance(text, bytes):
+        if len(text) > _SNIPPET_RAW:
+            text = text[: 4 * _SNIPPET_HEAD] + b" " + text[-4 * _SNIPPET_TAIL :]
+        text = text.decode("utf-8", "replace")
+    elif len(text) > _SNIPPET_RAW:
+        text = text[: 4 * _SNIPPET_HEAD] + " " + text[-4 * _SNIPPET_TAIL :]
+    line = " ".join(text.split())
+    if len(line) <= _SNIPPET_HEAD + _SNIPPET_TAIL:
+        return line
+    return f"{line[:_SNIPPET_HEAD]} ... {line[-_SNIPPET_TAIL:]}"
