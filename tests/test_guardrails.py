@@ -15,6 +15,7 @@ from agentkit.errors import (
     GuardrailTripped,
     InputGuardrailTripped,
     OutputGuardrailTripped,
+    UsageError,
 )
 from agentkit.guardrails import Guardrail, GuardrailContext, Verdict, guardrail
 from agentkit.models import ScriptedModel
@@ -73,7 +74,7 @@ def test_verdict_fields() -> None:
 
 @pytest.mark.parametrize("kwargs", [{"action": "maybe"}, {"action": "redact"}])
 def test_invalid_verdicts_are_refused(kwargs: dict[str, Any]) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(UsageError):
         Verdict(**kwargs)
 
 

@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from agentkit.errors import UsageError
 from agentkit.messages import Message
 
 __all__ = [
     "Action",
+    "BaseGuardrail",
     "FunctionGuardrail",
     "Guardrail",
     "GuardrailContext",
     "Stage",
     "Verdict",
-    "apply_guardrails",
     "guardrail",
+    "guardrail_name",
 ]
 
 Action = Literal["allow", "redact", "block"]
 Stage = Literal["input", "output", "tool_call", "tool_result"]
+
+_ACTIONS = ("allow", "redact", "block")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +35,13 @@ class Verdict:
 
     Attributes:
         action: `"allow"`, `"redact"` (use `text` instead) or `"block"`.
-        reason: why, for people and logs.
+        reason: why, for people and logs (never the offending text itself).
         category: a label such as `"pii"` or `"injection"`.
         score: a classifier's score, if any.
         text: the replacement text, for `"redact"`.
+
+    Raises:
+        UsageError: an unknown action, or a redaction without its text.
     """
 
     action: Action
@@ -43,10 +51,10 @@ class Verdict:
     text: str | None = None
 
     def __post_init__(self) -> None:
-        if self.action not in ("allow", "redact", "block"):
-            raise ValueError(f"action must be 'allow', 'redact' or 'block', got {self.action!r}")
+        if self.action not in _ACTIONS:
+            raise UsageError(f"action must be 'allow', 'redact' or 'block', got {self.action!r}")
         if self.action == "redact" and self.text is None:
-            raise ValueError("a 'redact' verdict needs the replacement text")
+            raise UsageError("a 'redact' verdict needs the replacement text")
 
     @classmethod
     def allow(cls) -> Verdict:
@@ -61,9 +69,16 @@ class Verdict:
         return cls("block", reason, category, score)
 
     @classmethod
-    def redact(cls, text: str, reason: str = "", *, category: str | None = None) -> Verdict:
+    def redact(
+        cls,
+        text: str,
+        reason: str = "",
+        *,
+        category: str | None = None,
+        score: float | None = None,
+    ) -> Verdict:
         """Replace the text."""
-        return cls("redact", reason, category, None, text)
+        return cls("redact", reason, category, score, text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,23 +92,72 @@ class GuardrailContext:
         run_id: the run.
     """
 
-    stage: Stage
+    stage: Stage = "input"
     messages: Sequence[Message] = field(default_factory=list)
     tool_name: str | None = None
     run_id: str = ""
 
 
+INPUT_CONTEXT = GuardrailContext("input")
+"""The context a built-in assumes when it is called without one."""
+
+
 @runtime_checkable
 class Guardrail(Protocol):
-    """Anything with `check(text, context)` returning a `Verdict` (or an awaitable of one)."""
+    """Anything with `check(text, context)` returning a `Verdict` (or an awaitable of one).
+
+    A guardrail may also have a `name` (used in records and logs; the class name otherwise).
+    """
 
     def check(self, text: str, context: GuardrailContext) -> Verdict | Awaitable[Verdict]:
         """Judge `text`."""
         ...
 
 
+def guardrail_name(rail: object) -> str:
+    """A guardrail's `name`, else its class name."""
+    name = getattr(rail, "name", None)
+    return name if isinstance(name, str) and name else type(rail).__name__
+
+
+class BaseGuardrail:
+    """What the built-in guardrails share: a name, a sync `check` and an async `acheck`.
+
+    Subclasses implement `check(text, context=None)`; a check that takes long (a model) sets
+    `in_thread = True` so that `acheck`, which the runner awaits, runs it in a worker thread
+    and the event loop stays free. Cheap checks (regular expressions) run inline.
+
+    Attributes:
+        name: the guardrail's name in records and logs (the class name by default).
+        in_thread: whether `acheck` runs `check` in a worker thread.
+    """
+
+    in_thread: bool = False
+
+    def __init__(self, *, name: str | None = None) -> None:
+        self.name = name or type(self).__name__
+
+    def check(self, text: str, context: GuardrailContext | None = None) -> Verdict:
+        """Judge `text`; `context` defaults to the input stage."""
+        raise NotImplementedError
+
+    async def acheck(self, text: str, context: GuardrailContext | None = None) -> Verdict:
+        """Judge `text` without blocking the event loop."""
+        if self.in_thread:
+            return await asyncio.to_thread(self.check, text, context)
+        return self.check(text, context)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
 class FunctionGuardrail:
-    """A guardrail made from a function `(text, context) -> Verdict`, sync or async."""
+    """A guardrail made from a function `(text, context) -> Verdict`, sync or async.
+
+    Attributes:
+        fn: the function.
+        name: the function's name, unless given.
+    """
 
     def __init__(
         self,
@@ -104,9 +168,18 @@ class FunctionGuardrail:
         self.fn = fn
         self.name = name or getattr(fn, "__name__", type(fn).__name__)
 
-    def check(self, text: str, context: GuardrailContext) -> Verdict | Awaitable[Verdict]:
-        """Call the function."""
-        return self.fn(text, context)
+    def check(
+        self, text: str, context: GuardrailContext | None = None
+    ) -> Verdict | Awaitable[Verdict]:
+        """Call the function (with an input-stage context when none is given)."""
+        return self.fn(text, context or INPUT_CONTEXT)
+
+    async def acheck(self, text: str, context: GuardrailContext | None = None) -> Verdict:
+        """Call the function and await its verdict if it is async."""
+        verdict = self.check(text, context)
+        if inspect.isawaitable(verdict):
+            return await verdict
+        return verdict
 
     def __repr__(self) -> str:
         return f"FunctionGuardrail({self.name!r})"
@@ -121,26 +194,7 @@ def guardrail(
         >>> @guardrail
         ... def no_secrets(text, context):
         ...     return Verdict.block("secret") if "password" in text else Verdict.allow()
+        >>> no_secrets.name, no_secrets.check("my password").action
+        ('no_secrets', 'block')
     """
     return FunctionGuardrail(fn)
-
-
-async def apply_guardrails(
-    guardrails: Sequence[Guardrail], text: str, context: GuardrailContext
-) -> tuple[str, Verdict | None]:
-    """Run guardrails in order.
-
-    Returns:
-        The text (redacted where a guardrail redacted it) and the blocking verdict, or None.
-    """
-    for rail in guardrails:
-        verdict = rail.check(text, context)
-        if inspect.isawaitable(verdict):
-            verdict = await verdict
-        if not isinstance(verdict, Verdict):
-            raise TypeError(f"{rail!r}.check returned {type(verdict).__name__}, not a Verdict")
-        if verdict.action == "block":
-            return text, verdict
-        if verdict.action == "redact" and verdict.text is not None:
-            text = verdict.text
-    return text, None
