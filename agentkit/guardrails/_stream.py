@@ -24,14 +24,13 @@ OUTPUT_CONTEXT = GuardrailContext("output")
 class OutputBuffer:
     """Holds streamed text back until each chunk has passed the guardrails.
 
-    Text comes in as deltas (`feed`); it goes out in chunks: whole sentences (`mode=
-    "sentence"`) or runs of at least `mode` characters ending at a space (`mode=N`), so that
-    a word, an e-mail address or a number is never cut in two (nor a phone or card number
-    written in groups, in character mode). Each chunk is checked with
-    `run_guardrails` before it is released: a redaction replaces it, a block stops the stream
-    before the offending chunk. Once blocked, `blocked` holds the verdict and `feed` and
-    `flush` return `""`: check `blocked` after each call. A chunk is checked without its
-    trailing whitespace, which is released after it.
+    Text comes in as deltas (`feed`); it goes out in chunks, each checked on its own with
+    `run_guardrails` before it is released: a sentence (`mode="sentence"`), or at least
+    `mode` characters ending at a space (`mode=N`), so that a word, an e-mail address or a
+    number is never cut in two (nor, in character mode, a phone or card number written in
+    groups). A redaction replaces the chunk; a block stops the stream before it. Once
+    blocked, `blocked` holds the verdict and `feed` and `flush` return `""`: check `blocked`
+    after each call. A chunk is checked without its trailing whitespace, released after it.
 
     One producer feeds a buffer; it serves one stream.
 
@@ -113,13 +112,12 @@ class OutputBuffer:
         """Where the next chunk ends in the pending text (0: not yet)."""
         pending = self._pending
         if self.mode == "sentence":
-            ends = [m.end() for m in _SENTENCE_END.finditer(pending)]
-            cut = ends[-1] if ends else 0
-        elif len(pending) >= self.mode:
-            spaces = [m.end() for m in _SPACE.finditer(pending) if m.end() >= self.mode]
-            cut = spaces[-1] if spaces else 0
+            end = _SENTENCE_END.search(pending)
         else:
-            cut = 0
+            end = next(
+                (m for m in _SPACE.finditer(pending, self.mode - 1) if m.end() >= self.mode), None
+            )
+        cut = end.end() if end else 0
         if cut == 0 and len(pending) >= self.max_chars:
             cut = len(pending)
         return cut
