@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -35,6 +36,7 @@ if importlib.util.find_spec("bs4") is None:  # fail at import, where the CLI rep
 
 __all__ = ["WebLimits", "fetch_page", "toolbox", "web_tools"]
 
+_HOST = re.compile(r"[A-Za-z0-9._\-]{1,253}|[0-9A-Fa-f:.]{2,45}")
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/ld+json")
@@ -86,6 +88,8 @@ def _checked_url(raw: str | httpx.URL) -> httpx.URL:
         raise ToolError(f"only http and https URLs are fetched, not {url.scheme or 'this'!r}")
     if not url.host:
         raise ToolError("the URL has no host")
+    if not _HOST.fullmatch(url.raw_host.decode("ascii", errors="replace")):
+        raise ToolError(f"not a valid URL: bad host name {url.host[:80]!r}")
     if url.userinfo:
         raise ToolError("URLs with a user name or password are refused")
     return url
