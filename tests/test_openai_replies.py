@@ -10,11 +10,11 @@ from typing import Any
 import httpx
 import pytest
 
-from agentkit import Message
-from agentkit.errors import ModelError
+from agentkit import Agent, Message
+from agentkit.errors import ModelError, UsageError
 from agentkit.messages import ToolCall
 from agentkit.models import ModelRequest, ModelResponse, OpenAICompatibleModel
-from tests.test_openai_compat import FakeServer, completion, request_for
+from tests.test_openai_compat import FakeServer, completion, request_for, run
 
 MIB = 1 << 20
 SSE = "text/event-stream"
@@ -281,3 +281,73 @@ def test_a_long_400_keeps_the_tail_of_its_message() -> None:
     server = FakeServer([httpx.Response(400, text=long)])
     with pytest.raises(ModelError, match=r"'messages\.3\.content' is required$"):
         complete(server.model())
+
+
+# -- retries and transport failures --------------------------------------------------------------
+def test_retries_a_503_then_succeeds() -> None:
+    busy = httpx.Response(503, json={"error": {"message": "overloaded"}})
+    server = FakeServer([busy, busy, completion("Made it.")])
+    assert run(Agent(server.model()), "Hi").output == "Made it."
+    assert len(server.requests) == 3
+
+
+def test_retries_a_429_and_a_connect_error() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    limited = httpx.Response(429, headers={"Retry-After": "0"}, text="slow down")
+    server = FakeServer([refuse, limited, completion("ok")])
+    assert asyncio.run(server.model().complete(request_for())).text == "ok"
+    assert len(server.requests) == 3
+
+
+def test_a_400_raises_at_once_with_the_server_message() -> None:
+    bad = httpx.Response(400, json={"error": {"message": "model 'm' does not exist"}})
+    server = FakeServer([bad, completion("never")])
+    with pytest.raises(ModelError, match=r"400.*model 'm' does not exist"):
+        run(Agent(server.model()), "Hi")
+    assert len(server.requests) == 1
+
+
+def test_retries_exhausted_raise_model_error() -> None:
+    down = httpx.Response(502, text="bad gateway")
+    server = FakeServer([down] * 3)
+    with pytest.raises(ModelError, match=r"3 attempt\(s\).*502.*bad gateway"):
+        run(Agent(server.model(http_retries=2)), "Hi")
+    assert len(server.requests) == 3
+
+
+def test_timeouts_are_retried_then_raise_model_error() -> None:
+    def hang(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    server = FakeServer([hang, hang])
+    with pytest.raises(ModelError, match="ReadTimeout"):
+        asyncio.run(server.model(http_retries=1).complete(request_for()))
+    assert len(server.requests) == 2
+
+
+def test_an_error_mid_stream_raises_model_error() -> None:
+    body = b'data: {"choices": [{"index": 0, "delta": {"content": "Hel"}}]}\n\n'
+    body += b'data: {"error": {"message": "out of memory"}}\n\n'
+    broken = httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+    server = FakeServer([broken])
+    with pytest.raises(ModelError, match="out of memory"):
+        run(Agent(server.model(http_retries=0)), "Hi")
+
+
+def test_a_stream_that_breaks_off_raises_model_error() -> None:
+    class Broken(httpx.AsyncByteStream):
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            yield b'data: {"choices": [{"index": 0, "delta": {"content": "Hel"}}]}\n\n'
+            raise httpx.ReadError("connection reset")
+
+    headers = {"content-type": "text/event-stream"}
+    server = FakeServer([httpx.Response(200, stream=Broken(), headers=headers)])
+    with pytest.raises(ModelError, match=r"broke off.*connection reset"):
+        run(Agent(server.model()), "Hi")
+
+
+def test_invalid_options_are_refused() -> None:
+    with pytest.raises(UsageError, match="http_retries"):
+        OpenAICompatibleModel("http://fake/v1", model="m", http_retries=-1)

@@ -25,6 +25,8 @@ logger = logging.getLogger("agentkit.models.openai")
 
 # Statuses worth another try whatever the body says: they come from gateways and rate limits.
 _ALWAYS_RETRY = frozenset({408, 429, 502, 503, 504})
+_DRAIN_SECONDS = 0.5
+_DRAIN_BYTES = 64 * 1024
 _TIMEOUT_WHILE = {
     httpx.ConnectTimeout: "connecting",
     httpx.WriteTimeout: "sending the request",
@@ -220,8 +222,25 @@ class Reply:
         return chunk
 
     async def aclose(self) -> None:
-        """Close the response (and release its connection)."""
+        """Close the response; after a complete reply, its connection goes back to the pool."""
+        if self._decoder.done:
+            await self._drain()
         await self._response.aclose()
+
+    async def _drain(self) -> None:
+        """Read what follows `[DONE]` (the body's end), briefly.
+
+        A body left unread costs its connection, and the next turn a new handshake.
+        """
+        left = _DRAIN_BYTES
+        try:
+            async with asyncio.timeout(min(_DRAIN_SECONDS, max(0.0, self._turn.remaining()))):
+                async for chunk in self._chunks:
+                    left -= len(chunk)
+                    if left < 0:
+                        return
+        except (TimeoutError, httpx.HTTPError):
+            pass  # the connection is closed instead
 
 
 async def open_reply(
