@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PydanticSchemaGenerationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PydanticSchemaGenerationError,
+    ValidationError,
+    create_model,
+)
 
 from agentkit.errors import ToolDefinitionError
 
@@ -38,29 +47,52 @@ def describe_function(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     return "\n\n".join(parts).strip(), params
 
 
+@dataclass(frozen=True)
+class Arguments:
+    """How a function's parameters map onto its argument model.
+
+    Attributes:
+        model: the Pydantic model of the arguments the model fills.
+        context_params: parameters filled with the `RunContext`, not by the model.
+        positional: positional-only parameters, in order (they are passed by position).
+        renamed: model field -> parameter, for parameters whose name Pydantic reserves (a
+            leading `_`, `model_...`, a `BaseModel` attribute): their field has another name
+            and the parameter's name as its alias.
+    """
+
+    model: type[BaseModel]
+    context_params: tuple[str, ...] = ()
+    positional: tuple[str, ...] = ()
+    renamed: Mapping[str, str] = field(default_factory=dict)
+
+    def to_kwargs(self, validated: BaseModel) -> dict[str, Any]:
+        """The validated arguments, keyed by parameter name."""
+        fields = type(validated).model_fields
+        return {self.renamed.get(name, name): getattr(validated, name) for name in fields}
+
+
 def build_arguments_model(
     fn: Callable[..., Any],
     *,
     model_name: str,
     skip: Callable[[Any], bool],
-) -> tuple[type[BaseModel], list[str]]:
+) -> Arguments:
     """Build the Pydantic model of `fn`'s arguments.
 
     Args:
         fn: the function.
         model_name: a name for the model (it never reaches the schema).
         skip: tells, from a parameter's annotation, whether the model must not fill it.
-
-    Returns:
-        The model and the names of the skipped (injected) parameters.
     """
     try:
         hints = typing.get_type_hints(fn, include_extras=True)
+        parameters = list(inspect.signature(fn).parameters.values())
     except Exception as exc:  # NameError for unresolvable forward references, and others
-        raise ToolDefinitionError(f"cannot resolve the type hints of {fn!r}: {exc}") from exc
+        raise ToolDefinitionError(f"cannot read the signature of {fn!r}: {exc}") from exc
     fields: dict[str, Any] = {}
     skipped: list[str] = []
-    for param in inspect.signature(fn).parameters.values():
+    renamed: dict[str, str] = {}
+    for param in parameters:
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise ToolDefinitionError(
                 f"tool {model_name!r}: *{param.name} / **{param.name} cannot be described to a "
@@ -70,20 +102,38 @@ def build_arguments_model(
         if skip(annotation):
             skipped.append(param.name)
             continue
-        if param.default is param.empty:
-            fields[param.name] = (annotation, ...)
-        else:
-            fields[param.name] = (annotation, param.default)
+        default = ... if param.default is param.empty else param.default
+        key = param.name
+        if _reserved(key):
+            key = _field_name(key, {p.name for p in parameters} | fields.keys())
+            renamed[key] = param.name
+            annotation = Annotated[annotation, Field(alias=param.name)]
+        fields[key] = (annotation, default)
     config = ConfigDict(extra="forbid", arbitrary_types_allowed=False)
     try:
         model = create_model(model_name, __config__=config, **fields)
-    except (PydanticSchemaGenerationError, TypeError, ValueError) as exc:
+    except (PydanticSchemaGenerationError, TypeError, ValueError, NameError) as exc:
         raise ToolDefinitionError(f"tool {model_name!r}: {exc}") from exc
-    return model, skipped
+    positional = tuple(p.name for p in parameters if p.kind == p.POSITIONAL_ONLY)
+    return Arguments(model, tuple(skipped), positional, renamed)
 
 
-def model_schema(model: type[BaseModel], param_docs: dict[str, str] | None = None) -> JsonSchema:
+def _reserved(name: str) -> bool:
+    """Whether Pydantic would not take `name` as a field name as it is."""
+    return name.startswith(("_", "model_")) or hasattr(BaseModel, name)
+
+
+def _field_name(name: str, taken: Iterable[str]) -> str:
+    used = set(taken)
+    key = "arg_" + name.lstrip("_")
+    while _reserved(key) or key in used:
+        key += "_"
+    return key
+
+
+def model_schema(arguments: Arguments, param_docs: Mapping[str, str] | None = None) -> JsonSchema:
     """The compact JSON schema of an argument model, with docstring descriptions added."""
+    model = arguments.model
     try:
         schema = model.model_json_schema()
     except (PydanticSchemaGenerationError, TypeError, ValueError) as exc:
@@ -91,11 +141,13 @@ def model_schema(model: type[BaseModel], param_docs: dict[str, str] | None = Non
     schema = compact_schema(schema)
     schema.pop("description", None)  # the function's docstring is the tool's description
     properties = schema.setdefault("properties", {})
+    fields = {arguments.renamed.get(n, n): f for n, f in model.model_fields.items()}
     for name, doc in (param_docs or {}).items():
-        field = model.model_fields.get(name)
-        if name in properties and field is not None and field.description is None:
-            rest = {k: v for k, v in properties[name].items() if k != "description"}
-            properties[name] = {"description": doc, **rest}
+        found = fields.get(name)
+        key = found.alias or name if found is not None else name
+        if key in properties and found is not None and found.description is None:
+            rest = {k: v for k, v in properties[key].items() if k != "description"}
+            properties[key] = {"description": doc, **rest}
     schema.setdefault("type", "object")
     return schema
 
@@ -183,84 +235,39 @@ def _recursive_defs(defs: dict[str, JsonSchema]) -> set[str]:
     return recursive
 
 
-# BFCL and other hand-written function lists use Python type names.
-_TYPE_NAMES = {
-    # Python's names
-    "dict": "object",
-    "float": "number",
-    "int": "integer",
-    "bool": "boolean",
-    "str": "string",
-    "list": "array",
-    "tuple": "array",
-    # Java's and JavaScript's, as function lists written for them spell them
-    "String": "string",
-    "char": "string",
-    "Boolean": "boolean",
-    "byte": "integer",
-    "short": "integer",
-    "long": "integer",
-    "Bigint": "integer",
-    "double": "number",
-    "Array": "array",
-    "ArrayList": "array",
-    "Queue": "array",
-    "Stack": "array",
-    "HashMap": "object",
-    "Hashtable": "object",
-}
-_ANY_TYPES = {"any", "Any", ""}
 VALUE_KEYS = ("default", "enum", "const", "examples")
 """Schema keywords whose value is data, not a schema (the walkers leave them as they are)."""
 
 
-def standard_types(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of a schema with other languages' type names mapped to JSON Schema's.
-
-    Python's (`dict` -> `object`), Java's and JavaScript's (`HashMap` -> `object`, `long` ->
-    `integer`); `any` drops the type. Values (`default`, `enum`, ...) are kept as they are, but
-    a parameter that happens to be named `default` or `enum` is still a schema.
-    """
-
-    def fix(node: Any) -> Any:
-        if isinstance(node, list):
-            return [fix(item) for item in node]
-        if not isinstance(node, Mapping):
-            return node
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key == "type" and isinstance(value, str):
-                if value in _ANY_TYPES:
-                    continue
-                out[key] = _TYPE_NAMES.get(value, value)
-            elif key == "properties" and isinstance(value, Mapping):
-                out[key] = {name: fix(sub) for name, sub in value.items()}
-            elif key in VALUE_KEYS:
-                out[key] = value
-            else:
-                out[key] = fix(value)
-        return out
-
-    fixed: dict[str, Any] = fix(schema)
-    return fixed
+def pydantic_problems(exc: ValidationError, tool: str, parameters: JsonSchema) -> list[str]:
+    """One message per validation error, addressed to the model, with the expected schema."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(part) for part in err["loc"]) or "(arguments)"
+        top = str(err["loc"][0]) if err["loc"] else ""
+        if err["type"] == "missing":
+            text = f"`{loc}` is required but missing"
+        elif err["type"] == "extra_forbidden":
+            known = ", ".join(parameters.get("properties", {})) or "none"
+            problems.append(f"`{loc}` is not a parameter of {tool} (parameters: {known})")
+            continue
+        else:
+            text = f"`{loc}`: {err['msg']} (got {_short(err.get('input'))})"
+        expected = param_schema(parameters, top)
+        problems.append(f"{text}; expected {expected}" if expected else text)
+    return problems
 
 
-_SCALARS: dict[str, Callable[[str], Any]] = {
-    "integer": int,
-    "number": float,
-    "boolean": lambda s: {"true": True, "false": False}[s.strip().lower()],
-}
+def param_schema(parameters: JsonSchema, name: str) -> str:
+    """The JSON text of one parameter's schema, or "" when there is none."""
+    properties = parameters.get("properties")
+    fragment = properties.get(name) if isinstance(properties, dict) else None
+    return json.dumps(fragment, ensure_ascii=False) if fragment is not None else ""
 
 
-def coerce_scalars(arguments: dict[str, Any], schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Lax coercion of top-level string arguments to the scalar type their schema asks for."""
-    properties = schema.get("properties", {})
-    out = dict(arguments)
-    for name, value in arguments.items():
-        kind = properties.get(name, {}).get("type") if isinstance(properties, dict) else None
-        if isinstance(value, str) and isinstance(kind, str) and kind in _SCALARS:
-            try:
-                out[name] = _SCALARS[kind](value)
-            except (ValueError, KeyError):
-                pass
-    return out
+def _short(value: Any, limit: int = 80) -> str:
+    try:
+        text = repr(value)
+    except Exception:  # a value may fail even to print
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -3,198 +3,158 @@
 `@tool` turns a typed function into a `Tool`; its arguments become a Pydantic model, whose JSON
 schema is what the model sees and which validates what the model sends, so the two never
 disagree. A `Toolbox` is a named set of tools and gives the model's JSON function list.
+
+A `Tool` keeps the function's signature for type checkers: `@tool` on `def add(a: int) -> int`
+gives a `Tool[[int], int]`, and `add(2)` is an `int`. Sync tools run on a bounded pool of worker
+threads (see `configure_workers`); what a tool may raise is described in `ToolCrashed`.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import json
-import logging
-import re
-import types
-import typing
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, overload
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
+from typing_extensions import ParamSpec, TypeVar, Unpack
 
 from agentkit import _schema
 from agentkit._calls import (
     DEFAULT_MAX_RESULT_CHARS,
+    ToolCrashed,
+    await_contained,
+    call_contained,
     in_thread,
     is_async_callable,
     serialize_result,
 )
+from agentkit._context import RunContext, is_context
+from agentkit._options import ApprovalCheck, ToolOptions, check_options
+from agentkit._workers import WorkerLimits, WorkersExhausted, configure_workers
 from agentkit.errors import ArgumentsError, ToolDefinitionError
-from agentkit.messages import Message, Usage
 
-__all__ = ["ArgumentsError", "RunContext", "Tool", "Toolbox", "serialize_result", "tool"]
+if TYPE_CHECKING:
+    from agentkit._from_schema import SchemaValidator
+    from agentkit.guardrails import Guardrail
 
-logger = logging.getLogger("agentkit.tools")
+__all__ = [
+    "ApprovalCheck",
+    "ArgumentsError",
+    "RunContext",
+    "Tool",
+    "ToolCrashed",
+    "ToolOptions",
+    "Toolbox",
+    "WorkerLimits",
+    "WorkersExhausted",
+    "configure_workers",
+    "serialize_result",
+    "tool",
+]
 
-DepsT = TypeVar("DepsT")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]{0,63}$")
-
-
-@dataclass
-class RunContext(Generic[DepsT]):
-    """What a tool may receive from the run instead of from the model.
-
-    A parameter annotated `RunContext` (or `RunContext[MyDeps]`) is left out of the schema and
-    filled at call time.
-
-    Attributes:
-        deps: the object passed as `agent.run(..., deps=...)` (a database handle, a user id...).
-        messages: the transcript so far.
-        usage: the run's usage so far.
-        run_id: identifies the run.
-        call_id: the id of the call being executed.
-    """
-
-    deps: DepsT
-    messages: list[Message] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    run_id: str = ""
-    call_id: str = ""
+P = ParamSpec("P", default=...)
+R = TypeVar("R", default=Any)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
-def _is_context(annotation: Any) -> bool:
-    """Whether a parameter asks for the `RunContext` (also as `RunContext | None`)."""
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        return any(_is_context(arg) for arg in typing.get_args(annotation))
-    origin = typing.get_origin(annotation) or annotation
-    return isinstance(origin, type) and issubclass(origin, RunContext)
-
-
-class Tool:
+class Tool(Generic[P, R]):
     """A callable the model can use: a name, a description, a JSON schema of its parameters.
 
     Build one with `@tool`, `Tool.from_function` or `Tool.from_schema`. Calling a `Tool` calls
-    the function unchanged.
+    the function unchanged. Each option of `ToolOptions` (`name`, `description`, `timeout`,
+    `strict`, `inline`, `max_result_chars`, `guardrails`, `requires_approval`, `isolated`) is an
+    attribute, described there; the class attributes are the defaults.
 
     Attributes:
-        name: the name the model calls.
-        description: what the tool does, for the model.
         parameters: the JSON schema of the arguments (self-contained, no titles).
-        timeout: seconds a call may take, or None to use the agent's default.
-        strict: validate arguments strictly (no "3" -> 3 coercion).
-        inline: run a sync function on the event loop instead of a worker thread. For fast,
-            non-blocking functions (pure computation): it saves a thread hand-off per call, but
-            such a call cannot be interrupted by its timeout nor run beside others.
         fn: the underlying function, or None for a tool known only by its schema.
     """
+
+    name: str
+    description: str = ""
+    timeout: float | None = None
+    strict: bool = False
+    inline: bool = False
+    max_result_chars: int = DEFAULT_MAX_RESULT_CHARS
+    guardrails: tuple[Guardrail, ...] = ()
+    requires_approval: bool | ApprovalCheck = False
+    isolated: bool = False
 
     def __init__(
         self,
         *,
-        name: str,
-        description: str,
         parameters: Mapping[str, Any],
-        fn: Callable[..., Any] | None = None,
-        arguments_model: type[BaseModel] | None = None,
-        timeout: float | None = None,
-        strict: bool = False,
-        inline: bool = False,
-        context_params: Iterable[str] = (),
-        max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
+        fn: Callable[P, R] | None = None,
+        arguments: _schema.Arguments | None = None,
+        **options: Unpack[ToolOptions],
     ) -> None:
-        if not _NAME_RE.match(name):
-            raise ToolDefinitionError(
-                f"invalid tool name {name!r}: use letters, digits, '_', '.', '-' (at most 64)"
-            )
-        if timeout is not None and timeout <= 0:
-            raise ToolDefinitionError(f"tool {name!r}: timeout must be positive, got {timeout}")
-        self.name = name
-        self.description = description
+        vars(self).update(check_options(options, Tool))
+        if fn is not None and not callable(fn):
+            raise ToolDefinitionError(f"tool {self.name!r}: {fn!r} is not callable")
         self.parameters: dict[str, Any] = dict(parameters)
         self.fn = fn
-        self.timeout = timeout
-        self.strict = strict
-        self.inline = inline
-        self.max_result_chars = max_result_chars
-        self._arguments_model = arguments_model
-        self._context_params = tuple(context_params)
+        self._arguments = arguments
+        self._validator: SchemaValidator | None = None
         self._is_async = fn is not None and is_async_callable(fn)
-        self._validator: Any = None
         if fn is not None:
             functools.update_wrapper(self, fn, updated=())
 
     # -- construction -------------------------------------------------------------------------
     @classmethod
-    def from_function(
-        cls,
-        fn: Callable[..., Any],
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        timeout: float | None = None,
-        strict: bool = False,
-        inline: bool = False,
-        max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
-    ) -> Tool:
+    def from_function(cls, fn: Callable[_P, _R], **options: Unpack[ToolOptions]) -> Tool[_P, _R]:
         """Make a tool from a typed function (sync or async).
 
         The description defaults to the docstring; parameter descriptions come from the docstring
-        (Google, NumPy or reST) and from `Field(description=...)`.
+        (Google, NumPy or reST) and from `Field(description=...)`. Positional-only parameters
+        are passed by position; parameters Pydantic reserves (`_x`, `model_config`, `json`...)
+        keep their names in the schema.
+
+        Raises:
+            ToolDefinitionError: the function cannot become a tool (a `*args` parameter, a type
+                without a JSON schema, no usable name, a bad option...).
         """
         if not callable(fn):
             raise ToolDefinitionError(f"@tool needs a function, got {fn!r}")
-        tool_name = name or getattr(fn, "__name__", None)
-        if not tool_name or tool_name == "<lambda>":
+        name = options.get("name") or getattr(fn, "__name__", None)
+        if not isinstance(name, str) or name == "<lambda>":
             raise ToolDefinitionError(f"{fn!r} has no usable name: pass @tool(name=...)")
         doc, param_docs = _schema.describe_function(fn)
-        model, skipped = _schema.build_arguments_model(fn, model_name=tool_name, skip=_is_context)
-        return cls(
-            name=tool_name,
-            description=doc if description is None else description,
-            parameters=_schema.model_schema(model, param_docs),
-            fn=fn,
-            arguments_model=model,
-            timeout=timeout,
-            strict=strict,
-            inline=inline,
-            context_params=skipped,
-            max_result_chars=max_result_chars,
-        )
+        arguments = _schema.build_arguments_model(fn, model_name=name, skip=is_context)
+        options["name"] = name
+        if options.get("description") is None:
+            options["description"] = doc
+        parameters = _schema.model_schema(arguments, param_docs)
+        return Tool(parameters=parameters, fn=fn, arguments=arguments, **options)
 
     @classmethod
     def from_schema(
         cls,
         schema: Mapping[str, Any],
         fn: Callable[..., Any] | None = None,
-        *,
-        timeout: float | None = None,
-    ) -> Tool:
+        **options: Unpack[ToolOptions],
+    ) -> Tool[..., Any]:
         """Make a tool from a JSON function description.
 
         Accepts an OpenAI function-list entry `{"type": "function", "function": {...}}` or a bare
         `{"name", "description", "parameters"}` (BFCL style). Arguments are checked with
-        `jsonschema`; `fn`, if given, receives them as keyword arguments.
-        """
-        entry = schema.get("function", schema) if schema.get("type") == "function" else schema
-        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
-            raise ToolDefinitionError(f"a function description needs a 'name': {dict(schema)!r}")
-        parameters = entry.get("parameters") or {"type": "object", "properties": {}}
-        if not isinstance(parameters, Mapping):
-            raise ToolDefinitionError(f"tool {entry['name']!r}: 'parameters' must be an object")
-        parameters = _schema.standard_types(parameters)
-        import jsonschema
+        `jsonschema` (regular expressions within a time budget); `fn`, if given, receives them
+        as keyword arguments.
 
-        try:
-            validator_cls = jsonschema.validators.validator_for(parameters)
-            validator_cls.check_schema(parameters)
-        except jsonschema.SchemaError as exc:
-            raise ToolDefinitionError(f"tool {entry['name']!r}: invalid schema: {exc}") from exc
-        made = cls(
-            name=entry["name"],
-            description=str(entry.get("description") or ""),
-            parameters=parameters,
-            fn=fn,
-            timeout=timeout,
-        )
-        made._validator = validator_cls(parameters)
+        Raises:
+            ToolDefinitionError: the description cannot work: not an object, no name, an
+                invalid schema, a `$ref` that does not resolve or loops, a `false` subschema
+                where a value is expected, a pattern that does not compile, deep nesting.
+        """
+        from agentkit._from_schema import SchemaValidator, read_entry
+
+        name, description, parameters = read_entry(schema)
+        options["name"] = options.get("name") or name
+        if options.get("description") is None:
+            options["description"] = description
+        made: Tool[..., Any] = Tool(parameters=parameters, fn=fn, **options)
+        made._validator = SchemaValidator(made.name, parameters)
         return made
 
     # -- what the model sees ---------------------------------------------------------------------
@@ -216,7 +176,7 @@ class Tool:
     def __repr__(self) -> str:
         return f"Tool(name={self.name!r})"
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call the underlying function directly."""
         if self.fn is None:
             raise ToolDefinitionError(f"tool {self.name!r} has no function to call")
@@ -229,36 +189,41 @@ class Tool:
         Raises:
             ArgumentsError: with one precise problem per bad argument.
         """
-        if self._arguments_model is not None:
-            try:
-                model = self._arguments_model.model_validate(dict(arguments), strict=self.strict)
-            except ValidationError as exc:
-                raise ArgumentsError(self.name, self._pydantic_problems(exc)) from None
-            return {name: getattr(model, name) for name in type(model).model_fields}
+        if not isinstance(arguments, Mapping):
+            problem = f"the arguments must be an object, got {type(arguments).__name__}"
+            raise ArgumentsError(self.name, [problem])
         if self._validator is not None:
-            coerced = _schema.coerce_scalars(dict(arguments), self.parameters)
-            errors = sorted(self._validator.iter_errors(coerced), key=lambda e: list(e.path))
-            if errors:
-                raise ArgumentsError(self.name, [self._jsonschema_problem(e) for e in errors])
-            return coerced
-        return dict(arguments)
+            return self._validator.validate(arguments)
+        if self._arguments is None:
+            return dict(arguments)
+        try:
+            model = self._arguments.model.model_validate(dict(arguments), strict=self.strict)
+        except ValidationError as exc:
+            problems = _schema.pydantic_problems(exc, self.name, self.parameters)
+            raise ArgumentsError(self.name, problems) from None
+        except RecursionError:
+            raise ArgumentsError(self.name, ["the arguments are nested too deeply"]) from None
+        return self._arguments.to_kwargs(model)
+
+    async def call(self, arguments: Mapping[str, Any], context: RunContext[Any]) -> tuple[Any, str]:
+        """Run the function on validated arguments; return its value and the text the model sees.
+
+        A sync function runs on a worker thread (unless `inline`), where its value is also
+        formatted; an async function's value is formatted on a worker thread unless it is a
+        short string. So a huge result never holds up the event loop.
+
+        Raises:
+            ToolCrashed: the function raised `SystemExit`, `StopIteration` or another exception
+                that must not escape a call (carried as `.original`).
+            WorkersExhausted: no worker thread can take the call.
+        """
+        value, text = await self._run(arguments, context, formatted=True)
+        return value, text if text is not None else await self._format(value)
 
     async def invoke(self, arguments: Mapping[str, Any], context: RunContext[Any]) -> Any:
-        """Run the function on validated arguments (sync functions run in a worker thread)."""
-        if self.fn is None:
-            raise ToolDefinitionError(f"tool {self.name!r} has no function to call")
-        kwargs = dict(arguments)
-        for param in self._context_params:
-            kwargs[param] = context
-        if self._is_async:
-            return await self.fn(**kwargs)
-        if self.inline:
-            result = self.fn(**kwargs)
-        else:
-            result = await in_thread(functools.partial(self.fn, **kwargs), self.name)
-        if inspect.isawaitable(result):
-            return await result
-        return result
+        """Run the function on validated arguments and return its value (see `call`)."""
+        value, _ = await self._run(arguments, context, formatted=False)
+        return value
 
     @property
     def runs_inline(self) -> bool:
@@ -269,65 +234,62 @@ class Tool:
         """The text the model sees for a return value (see `serialize_result`)."""
         return serialize_result(value, max_chars=self.max_result_chars)
 
-    def _param_schema(self, name: str) -> str:
-        fragment = self.parameters.get("properties", {}).get(name)
-        return json.dumps(fragment, ensure_ascii=False) if fragment is not None else ""
+    async def _run(
+        self, arguments: Mapping[str, Any], context: RunContext[Any], *, formatted: bool
+    ) -> tuple[Any, str | None]:
+        """The function's value and, if `formatted` and done on the worker thread, its text."""
+        job = self._job(arguments, context)
+        if self._is_async or self.inline:
+            value, text = call_contained(job, self.name), None
+        else:
+            work = functools.partial(self._in_worker, job, formatted)
+            value, text = await in_thread(work, self.name)
+        if inspect.isawaitable(value):
+            value = await await_contained(value, self.name)
+        return value, text
 
-    def _pydantic_problems(self, exc: ValidationError) -> list[str]:
-        problems = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(part) for part in err["loc"]) or "(arguments)"
-            top = str(err["loc"][0]) if err["loc"] else ""
-            if err["type"] == "missing":
-                text = f"`{loc}` is required but missing"
-            elif err["type"] == "extra_forbidden":
-                known = ", ".join(self.parameters.get("properties", {})) or "none"
-                problems.append(f"`{loc}` is not a parameter of {self.name} (parameters: {known})")
-                continue
-            else:
-                text = f"`{loc}`: {err['msg']} (got {_short(err.get('input'))})"
-            expected = self._param_schema(top)
-            problems.append(f"{text}; expected {expected}" if expected else text)
-        return problems
+    def _in_worker(self, job: Callable[[], Any], formatted: bool) -> tuple[Any, str | None]:
+        """Run a sync function and, unless it gave an awaitable, format its value."""
+        value = job()
+        if not formatted or inspect.isawaitable(value):
+            return value, None
+        return value, self.format_result(value)
 
-    def _jsonschema_problem(self, err: Any) -> str:
-        path = ".".join(str(p) for p in err.path)
-        if not path:
-            return str(err.message)
-        expected = self._param_schema(str(err.path[0]))
-        text = f"`{path}`: {err.message}"
-        return f"{text}; expected {expected}" if expected else text
+    async def _format(self, value: Any) -> str:
+        if isinstance(value, str) and len(value) <= self.max_result_chars:
+            return self.format_result(value)
+        work = functools.partial(self.format_result, value)
+        text: str = await in_thread(work, self.name, refuse_when_stuck=False)
+        return text
 
-
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    def _job(self, arguments: Mapping[str, Any], context: RunContext[Any]) -> Callable[[], Any]:
+        """The function bound to its arguments: context filled in, positional-only by position."""
+        if self.fn is None:
+            raise ToolDefinitionError(f"tool {self.name!r} has no function to call")
+        kwargs = dict(arguments)
+        args = []
+        if self._arguments is not None:
+            for param in self._arguments.context_params:
+                kwargs[param] = context
+            for param in self._arguments.positional:
+                if param not in kwargs:
+                    break
+                args.append(kwargs.pop(param))
+        return functools.partial(self.fn, *args, **kwargs)
 
 
 @overload
-def tool(fn: Callable[..., Any], /) -> Tool: ...
+def tool(fn: Callable[_P, _R], /) -> Tool[_P, _R]: ...
 @overload
 def tool(
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    timeout: float | None = None,
-    strict: bool = False,
-    inline: bool = False,
-    max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
-) -> Callable[[Callable[..., Any]], Tool]: ...
+    fn: None = None, /, **options: Unpack[ToolOptions]
+) -> Callable[[Callable[_P, _R]], Tool[_P, _R]]: ...
 def tool(
-    fn: Callable[..., Any] | None = None,
-    /,
-    *,
-    name: str | None = None,
-    description: str | None = None,
-    timeout: float | None = None,
-    strict: bool = False,
-    inline: bool = False,
-    max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
-) -> Tool | Callable[[Callable[..., Any]], Tool]:
+    fn: Callable[_P, _R] | None = None, /, **options: Unpack[ToolOptions]
+) -> Tool[_P, _R] | Callable[[Callable[_P, _R]], Tool[_P, _R]]:
     """Turn a typed function into a `Tool`; use as `@tool` or `@tool(name=..., timeout=...)`.
+
+    The options are those of `ToolOptions`.
 
     Example:
         >>> @tool
@@ -338,16 +300,8 @@ def tool(
         (['a'], 5)
     """
 
-    def make(f: Callable[..., Any]) -> Tool:
-        return Tool.from_function(
-            f,
-            name=name,
-            description=description,
-            timeout=timeout,
-            strict=strict,
-            inline=inline,
-            max_result_chars=max_result_chars,
-        )
+    def make(f: Callable[_P, _R]) -> Tool[_P, _R]:
+        return Tool.from_function(f, **options)
 
     return make if fn is None else make(fn)
 
@@ -379,43 +333,23 @@ class Toolbox:
         return made
 
     @overload
-    def tool(self, fn: Callable[..., Any], /) -> Tool: ...
+    def tool(self, fn: Callable[_P, _R], /) -> Tool[_P, _R]: ...
     @overload
     def tool(
-        self,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        timeout: float | None = None,
-        strict: bool = False,
-        inline: bool = False,
-        max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
-    ) -> Callable[[Callable[..., Any]], Tool]: ...
+        self, fn: None = None, /, **options: Unpack[ToolOptions]
+    ) -> Callable[[Callable[_P, _R]], Tool[_P, _R]]: ...
     def tool(
-        self,
-        fn: Callable[..., Any] | None = None,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        timeout: float | None = None,
-        strict: bool = False,
-        inline: bool = False,
-        max_result_chars: int = DEFAULT_MAX_RESULT_CHARS,
-    ) -> Tool | Callable[[Callable[..., Any]], Tool]:
-        """Register a function as a tool of this box; use as `@box.tool` or `@box.tool(...)`."""
+        self, fn: Callable[_P, _R] | None = None, /, **options: Unpack[ToolOptions]
+    ) -> Tool[_P, _R] | Callable[[Callable[_P, _R]], Tool[_P, _R]]:
+        """Register a function as a tool of this box; use as `@box.tool` or `@box.tool(...)`.
 
-        def register(f: Callable[..., Any]) -> Tool:
-            made = tool(
-                name=name,
-                description=description,
-                timeout=timeout,
-                strict=strict,
-                inline=inline,
-                max_result_chars=max_result_chars,
-            )(f)
-            return self.add(made)
+        The options are those of `ToolOptions`.
+        """
+
+        def register(f: Callable[_P, _R]) -> Tool[_P, _R]:
+            made = Tool.from_function(f, **options)
+            self.add(made)
+            return made
 
         return register if fn is None else register(fn)
 

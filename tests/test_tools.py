@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from agentkit import Agent, RunContext, Tool, Toolbox, serialize_result, tool
+from agentkit import Agent, RunContext, Tool, Toolbox, tool
 from agentkit.errors import ToolDefinitionError
 from agentkit.models import ScriptedModel
-from agentkit.tools import ArgumentsError
+from agentkit.tools import ArgumentsError, serialize_result
 
 
 def call(name: str, **arguments: Any) -> str:
