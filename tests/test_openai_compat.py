@@ -327,6 +327,11 @@ def test_native_structured_output_with_tools_states_the_schema() -> None:
     assert body["messages"][1] == {"role": "user", "content": "Answer?"}
 
 
+def test_a_query_in_base_url_stays_last() -> None:
+    model = OpenAICompatibleModel("https://host/deployments/d/?api-version=2024-06-01", model="m")
+    assert model.url == "https://host/deployments/d/chat/completions?api-version=2024-06-01"
+
+
 # -- lifecycle -------------------------------------------------------------------------------------
 def test_a_supplied_client_is_not_closed() -> None:
     server = FakeServer([completion("ok")])

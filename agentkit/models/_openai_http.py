@@ -56,12 +56,13 @@ class Redactor:
         if not self.secrets:
             return
         exc.args = tuple(self(a) if isinstance(a, str) else a for a in exc.args)
-        linked = exc.__cause__ or exc.__context__
-        while linked is not None:
+        linked, seen = exc.__cause__ or exc.__context__, {id(exc)}
+        while linked is not None and id(linked) not in seen:
             if self(str(linked)) != str(linked):
                 exc.__cause__ = None
                 exc.__suppress_context__ = True
                 return
+            seen.add(id(linked))
             linked = linked.__cause__ or linked.__context__
 
 
@@ -113,10 +114,10 @@ class _Turn:
         except TimeoutError:
             if not limit.expired():
                 raise
-            last = f"; the attempt before failed with {self.last_failure}" * bool(self.last_failure)
+            last = f"; the attempt before failed: {self.last_failure}" if self.last_failure else ""
             raise ReplyError(
-                f"the turn's deadline ran out while {doing} (deadline={self.policy.deadline:g} s"
-                f" for the whole turn, attempt {self.attempts}){last}"
+                f"the turn's deadline ran out while {doing} "
+                f"(deadline={self.policy.deadline:g} s for the whole turn){last}"
             ) from None
 
     def retrying(self) -> AsyncRetrying:

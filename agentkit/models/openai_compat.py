@@ -291,8 +291,10 @@ def _endpoint(
     shown = str(bare)
     if url.userinfo:
         shown = shown.replace("://", f"://{raw_user + ':***' if password else '***'}@", 1)
-    path = str(bare).rstrip("/")
-    endpoint = path if path.endswith("/chat/completions") else path + "/chat/completions"
+    path = bare.path.rstrip("/")
+    if not path.endswith("/chat/completions"):
+        path += "/chat/completions"
+    endpoint = str(bare.copy_with(path=path))  # a query (`?api-version=...`) stays last
     headers: dict[bytes, bytes] = {}
     key = _api_key(api_key)
     if key is not None:
