@@ -8,8 +8,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Collection, Sequence
 from typing import Any, Literal
 
+from agentkit.errors import UsageError
 from agentkit.formats._grammar import reply_grammar
-from agentkit.formats._parse import ParsedReply, parse_reply
+from agentkit.formats._parse import DEFAULT_MAX_REPLY_CHARS, CallScanner, ParsedReply, parse_reply
 from agentkit.messages import ChatMessage, Message, ToolCall
 from agentkit.tools import Tool
 
@@ -40,6 +41,11 @@ class ToolFormat(ABC):
         result_role: how tool results go back: `"tool"` (a ChatML `tool` turn) or `"user"`
             (a user turn prefixed by `result_prefix`).
         max_calls: the most calls one reply may hold, in the reply schema.
+        max_reply_chars: the longest reply parsed; a longer one is a parse error (no calls)
+            without being scanned.
+
+    Raises:
+        UsageError: a setting out of range.
     """
 
     name: str = "base"
@@ -48,13 +54,28 @@ class ToolFormat(ABC):
     call_open: str = ""
     call_close: str = ""
 
-    def __init__(self, *, result_role: ResultRole = "tool", max_calls: int = 4) -> None:
+    def __init__(
+        self,
+        *,
+        result_role: ResultRole = "tool",
+        max_calls: int = 4,
+        max_reply_chars: int = DEFAULT_MAX_REPLY_CHARS,
+    ) -> None:
         if result_role not in ("tool", "user"):
-            raise ValueError(f"result_role must be 'tool' or 'user', got {result_role!r}")
-        if max_calls < 1:
-            raise ValueError(f"max_calls must be at least 1, got {max_calls}")
+            raise UsageError(f"result_role must be 'tool' or 'user', got {result_role!r}")
+        if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:
+            raise UsageError(f"max_calls must be an integer of at least 1, got {max_calls!r}")
+        if (
+            isinstance(max_reply_chars, bool)
+            or not isinstance(max_reply_chars, int)
+            or max_reply_chars < 1
+        ):
+            raise UsageError(
+                f"max_reply_chars must be an integer of at least 1, got {max_reply_chars!r}"
+            )
         self.result_role: ResultRole = result_role
         self.max_calls = max_calls
+        self.max_reply_chars = max_reply_chars
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(result_role={self.result_role!r})"
@@ -92,8 +113,32 @@ class ToolFormat(ABC):
 
     # -- shared behaviour ------------------------------------------------------------------------
     def parse(self, text: str, *, tool_names: Collection[str] = ()) -> ParsedReply:
-        """Split a completion into prose, calls and parse errors."""
-        return parse_reply(text, tool_names=tool_names)
+        """Split a completion into prose, calls and parse errors (never raises for bad text).
+
+        Linear in the length of `text`; a text longer than `max_reply_chars` is one parse
+        error. A format that overrides this overrides `stream_scanner` to match.
+        """
+        return parse_reply(text, tool_names=tool_names, max_chars=self.max_reply_chars)
+
+    def stream_scanner(self, tool_names: Collection[str] = ()) -> CallScanner:
+        """A scanner that announces the calls of a reply while it streams in.
+
+        `scanner.feed(delta)` returns the calls completed by `delta`: always the first calls
+        that `parse` finds in the text so far (same names, arguments and order), never others;
+        `scanner.finish()` returns what `parse` returns for the whole text, with the calls
+        already announced as the same objects.
+
+        Example:
+            >>> from agentkit.formats import HermesFormat
+            >>> scanner = HermesFormat().stream_scanner(["add"])
+            >>> scanner.feed('<tool_call>{"name": "add", "argu')
+            []
+            >>> [call.name for call in scanner.feed('ments": {}}</tool_call>')]
+            ['add']
+            >>> [call.name for call in scanner.finish().calls]
+            ['add']
+        """
+        return CallScanner(tool_names, max_chars=self.max_reply_chars)
 
     def output_prompt(self, schema: dict[str, Any]) -> str:
         """The instruction that states the schema of a structured final answer."""

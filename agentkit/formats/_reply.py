@@ -1,0 +1,174 @@
+"""From decoded JSON to tool calls: what counts as a call, and the errors of attempted calls."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentkit.formats._json import (
+    MAX_ARGUMENT_DEPTH,
+    check_json,
+    clean_strings,
+    decode_json_lenient,
+    describe,
+    replace_surrogates,
+    snippet,
+)
+from agentkit.messages import ToolCall
+
+__all__ = ["MAX_ERRORS", "ParsedReply", "ReplyBuilder"]
+
+MAX_ERRORS = 8
+"""The most parse errors one reply reports (the rest are counted in one last line)."""
+
+_ARG_KEYS = ("arguments", "parameters", "args", "tool_input", "input")
+_NAME_KEYS = ("name", "tool_name", "tool")
+_BARE_KEYS = {"name", "id", "type"}
+# A reply that ends in the first characters of a call ("[{"na", '{"name"') was cut off.
+_PARTIAL_START = re.compile(r"""(?:\[\s*\{|^\s*\{)\s*(?:["']\w*["']?\s*:?\s*)?$""")
+_EMPTY_FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*```")
+
+
+@dataclass
+class ParsedReply:
+    """What a completion contains.
+
+    Attributes:
+        text: the prose (the final answer when there are no calls and no errors).
+        calls: the calls found, in order.
+        errors: problems with attempted calls (truncated, invalid JSON, bad shape).
+    """
+
+    text: str
+    calls: list[ToolCall] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def is_final(self) -> bool:
+        """True when the reply is a final answer: no calls, no attempted calls."""
+        return not self.calls and not self.errors
+
+
+def _label(name: str) -> str:
+    """A tool name as error messages quote it (a model may write a huge one)."""
+    return name if len(name) <= 64 else snippet(name, 64)
+
+
+def _arguments(raw: Any) -> Any:
+    """Arguments as given, decoded when written as a JSON string; a ValueError if that fails."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        try:
+            return decode_json_lenient(raw) if raw.strip() else {}
+        except ValueError as exc:
+            return exc
+    return raw
+
+
+def _checked_arguments(name: str, raw: Any) -> dict[str, Any] | str:
+    """The arguments of a call as a JSON object, or the error message."""
+    arguments = _arguments(raw)
+    if isinstance(arguments, ValueError):
+        return f'the "arguments" string of {_label(name)} is not valid JSON: {arguments}'
+    if not isinstance(arguments, dict):
+        return f'the "arguments" of {_label(name)} must be a JSON object, got {describe(arguments)}'
+    problem, surrogates = check_json(arguments, max_depth=MAX_ARGUMENT_DEPTH)
+    if problem is not None and problem.startswith("nested"):
+        return f'the "arguments" of {_label(name)} are {problem}'
+    if problem is not None:
+        return f'the "arguments" of {_label(name)} must be JSON (string keys, plain values)'
+    return clean_strings(arguments) if surrogates else arguments
+
+
+def to_call(
+    item: Any, *, explicit: bool, in_array: bool, tool_names: Collection[str]
+) -> ToolCall | str | None:
+    """One decoded item as a call, an error message, or None when it is not a call at all."""
+    if not isinstance(item, dict):
+        return f"each call must be a JSON object, got {describe(item)}"
+    if isinstance(item.get("function"), dict):  # OpenAI: {"type": "function", "function": {...}}
+        item = item["function"]
+    name = next((item[k] for k in _NAME_KEYS if isinstance(item.get(k), str)), None)
+    arg_key = next((k for k in _ARG_KEYS if k in item), None)
+    if name is None:
+        return 'a call needs a "name" (a string)' if explicit or arg_key else None
+    bare = in_array and set(item) <= _BARE_KEYS
+    if arg_key is None and not (explicit or bare or name in tool_names):
+        return None
+    name = replace_surrogates(name)
+    arguments = _checked_arguments(name, item.get(arg_key) if arg_key else None)
+    if isinstance(arguments, str):
+        return arguments
+    call_id = item.get("id")
+    if isinstance(call_id, str) and call_id:
+        return ToolCall(name=name, arguments=arguments, id=replace_surrogates(call_id))
+    return ToolCall(name=name, arguments=arguments)
+
+
+class ReplyBuilder:
+    """Collects the prose, calls and errors of one reply as a scan finds them."""
+
+    def __init__(self, tool_names: Collection[str]) -> None:
+        self.tool_names = tool_names
+        self.prose: list[str] = []
+        self.calls: list[ToolCall] = []
+        self.errors: list[str] = []
+        self.more_errors = 0
+
+    def error(self, message: str) -> None:
+        """Record a problem (past `MAX_ERRORS`, only counted)."""
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append(message)
+        else:
+            self.more_errors += 1
+
+    def add_span(self, span: str, *, explicit: bool) -> bool:
+        """Decode one bracketed span into calls; False when it is not a call (plain prose)."""
+        try:
+            value = decode_json_lenient(span)
+        except ValueError as exc:
+            self.error(f"the call is not valid JSON ({exc}): {snippet(span)}")
+            return True
+        return self.add_value(value, explicit=explicit)
+
+    def add_value(self, value: Any, *, explicit: bool) -> bool:
+        """Add the calls a decoded value holds; False when it is not a call (plain prose)."""
+        in_array = isinstance(value, list)
+        items = value if in_array else [value]
+        if not items:
+            if explicit:
+                self.error("an empty list of calls: write at least one call")
+            return explicit
+        names = self.tool_names
+        results = [
+            to_call(it, explicit=explicit, in_array=in_array, tool_names=names) for it in items
+        ]
+        if all(r is None for r in results) or (
+            not explicit
+            and not any(isinstance(r, ToolCall) for r in results)
+            and all(
+                r is None or not isinstance(it, dict) for r, it in zip(results, items, strict=True)
+            )
+        ):
+            return False
+        for r in results:
+            if isinstance(r, ToolCall):
+                self.calls.append(r)
+            elif isinstance(r, str):
+                self.error(r)
+        return True
+
+    def result(self) -> ParsedReply:
+        """The reply as parsed so far, read as a whole reply."""
+        errors = list(self.errors)
+        left = "".join(self.prose)
+        if not self.calls and not errors and _PARTIAL_START.search(left):
+            errors.append(f"the reply ends in a cut-off call: {snippet(left[-40:])}")
+        if self.more_errors:
+            errors.append(f"... and {self.more_errors} more problems like these")
+        attempted = bool(self.calls or errors)
+        text = _EMPTY_FENCE.sub("", left).strip() if attempted else left.strip()
+        return ParsedReply(text=text, calls=list(self.calls), errors=errors)
