@@ -12,16 +12,15 @@ Example:
     'sunny in Oslo'
 """
 
-from agentkit.agent import Agent, RunResult
+from agentkit.agent import Agent
 from agentkit.errors import AgentkitError
-from agentkit.messages import CallError, ChatMessage, Message, ToolCall, ToolCallRecord, Usage
-from agentkit.tools import RunContext, Tool, Toolbox, serialize_result, tool
+from agentkit.messages import CallError, Message, RunResult, ToolCall, ToolCallRecord, Usage
+from agentkit.tools import RunContext, Tool, Toolbox, tool
 
 __all__ = [
     "Agent",
     "AgentkitError",
     "CallError",
-    "ChatMessage",
     "Message",
     "RunContext",
     "RunResult",
@@ -30,7 +29,6 @@ __all__ = [
     "ToolCallRecord",
     "Toolbox",
     "Usage",
-    "serialize_result",
     "tool",
 ]
 

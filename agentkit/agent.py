@@ -1,11 +1,10 @@
-"""`Agent`: configuration for runs; `RunResult`: what a run returns."""
+"""`Agent`: the configuration of runs (the run itself lives in `_loop.Run`)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic
+from typing import Any, Generic, Literal
 
 from typing_extensions import TypeVar
 
@@ -14,40 +13,16 @@ from agentkit.errors import AgentkitError, UsageError
 from agentkit.events import Event, FinalEvent
 from agentkit.formats import ToolChoice
 from agentkit.guardrails import Guardrail
-from agentkit.messages import Message, ToolCallRecord, Usage, transcript_adapter
+from agentkit.messages import Message, OutputT, RunResult
 from agentkit.models import Model
 from agentkit.tools import Tool, Toolbox
 
 __all__ = ["Agent", "RunResult"]
 
-OutputT = TypeVar("OutputT", default=str)
+DepsT = TypeVar("DepsT", default=Any)
 
 
-@dataclass
-class RunResult(Generic[OutputT]):
-    """What a run produced.
-
-    Attributes:
-        output: the final answer: a string, or an instance of the agent's `output_type`.
-        messages: the whole transcript, tool results included; pass it (plus a new user message)
-            as the prompt of a later run to continue the conversation.
-        tool_calls: every call the model made, with arguments, result and error.
-        usage: model turns, failed turns, tool calls and tokens where known.
-        run_id: identifies the run.
-    """
-
-    output: OutputT
-    messages: list[Message]
-    tool_calls: list[ToolCallRecord]
-    usage: Usage
-    run_id: str = ""
-
-    def messages_json(self) -> str:
-        """The transcript as JSON (read it back with `transcript_adapter().validate_json`)."""
-        return transcript_adapter().dump_json(self.messages).decode()
-
-
-class Agent(Generic[OutputT]):
+class Agent(Generic[OutputT, DepsT]):
     """A model, its tools and the rules of a run.
 
     Configuration only: one instance serves many concurrent runs; all run state lives in the run.
@@ -56,19 +31,29 @@ class Agent(Generic[OutputT]):
         model: the backend (its `format` renders and parses).
         tools: tools, plain functions (wrapped with `@tool`) or a `Toolbox`.
         system_prompt: the user's own system prompt (the format adds the function list after it).
+            A transcript given as the prompt may begin with this same system message (as an
+            earlier `RunResult.messages` does); a different one is refused with `UsageError`.
         max_steps: the most model turns in a run.
         max_retries: failed turns in a row allowed; the next one raises `RetriesExhausted`.
         input_guardrails: checks on the newest user message, before the model sees it.
         output_guardrails: checks on the final answer, before it is returned.
+        tool_guardrails: checks on every call's arguments before it runs, and on every result
+            before the model sees it (a tool's own `guardrails` run after these).
+        on_block: at the tool stages, `"continue"` (a blocked call is not run, a blocked result
+            is withheld, and the model is told why) or `"raise"` (`ToolGuardrailTripped`).
         output_type: `str`, or a Pydantic model (or any type Pydantic validates) for structured
             answers.
+        deps_type: the type of the `deps` that runs pass to tools (for type checkers).
         tool_choice: `"auto"`, `"required"`, `"none"` or a tool name (constrains backends that
             can constrain decoding; `"none"` also refuses calls).
         tool_timeout: seconds a tool call may take unless the tool sets its own timeout.
-        model_timeout: seconds a model turn may take.
+        model_timeout: seconds a model turn may take, start to end.
+        max_calls_per_turn: the most calls one reply may run; further calls are refused and the
+            model is told to make them in its next reply.
 
     Example:
         >>> from agentkit.models import ScriptedModel
+        >>> from agentkit import tool
         >>> @tool
         ... def add(a: int, b: int) -> int:
         ...     '''Add two integers.'''
@@ -88,17 +73,18 @@ class Agent(Generic[OutputT]):
         max_retries: int = 3,
         input_guardrails: Sequence[Guardrail] = (),
         output_guardrails: Sequence[Guardrail] = (),
+        tool_guardrails: Sequence[Guardrail] = (),
+        on_block: Literal["continue", "raise"] = "continue",
         output_type: type[OutputT] = str,  # type: ignore[assignment]
+        deps_type: type[DepsT] = object,  # type: ignore[assignment]
         tool_choice: ToolChoice = "auto",
         tool_timeout: float = 60.0,
         model_timeout: float = 600.0,
+        max_calls_per_turn: int = 16,
     ) -> None:
-        if max_steps < 1:
-            raise UsageError(f"max_steps must be at least 1, got {max_steps}")
-        if max_retries < 0:
-            raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
-        if tool_timeout <= 0 or model_timeout <= 0:
-            raise UsageError("tool_timeout and model_timeout must be positive")
+        _check_limits(max_steps, max_retries, tool_timeout, model_timeout, max_calls_per_turn)
+        if on_block not in ("continue", "raise"):
+            raise UsageError(f"on_block must be 'continue' or 'raise', got {on_block!r}")
         self.model = model
         self.toolbox = tools if isinstance(tools, Toolbox) else Toolbox(tools)
         if tool_choice not in ("auto", "required", "none") and tool_choice not in self.toolbox:
@@ -108,10 +94,14 @@ class Agent(Generic[OutputT]):
         self.max_retries = max_retries
         self.input_guardrails = tuple(input_guardrails)
         self.output_guardrails = tuple(output_guardrails)
+        self.tool_guardrails = tuple(tool_guardrails)
+        self.on_block = on_block
         self.output_type = output_type
+        self.deps_type = deps_type
         self.tool_choice = tool_choice
         self.tool_timeout = tool_timeout
         self.model_timeout = model_timeout
+        self.max_calls_per_turn = max_calls_per_turn
 
     @property
     def tools(self) -> list[Tool]:
@@ -122,8 +112,8 @@ class Agent(Generic[OutputT]):
         return f"Agent(model={self.model!r}, tools={self.toolbox.names!r})"
 
     async def stream(
-        self, prompt: str | Sequence[Message], *, deps: Any = None
-    ) -> AsyncIterator[Event]:
+        self, prompt: str | Sequence[Message], *, deps: DepsT | None = None
+    ) -> AsyncIterator[Event[OutputT]]:
         """Run, yielding events as they happen; the last one is `FinalEvent`.
 
         Events: `TextDelta`, `ToolCallEvent`, `ToolResultEvent`, `RetryEvent`, `FinalEvent`.
@@ -139,25 +129,28 @@ class Agent(Generic[OutputT]):
                 yield event
 
     async def run_async(
-        self, prompt: str | Sequence[Message], *, deps: Any = None
+        self, prompt: str | Sequence[Message], *, deps: DepsT | None = None
     ) -> RunResult[OutputT]:
         """Run to the final answer.
 
         Raises:
             MaxStepsExceeded: no final answer after `max_steps` model turns.
             RetriesExhausted: more than `max_retries` failed turns in a row.
-            InputGuardrailTripped / OutputGuardrailTripped: a guardrail blocked.
+            InputGuardrailTripped / OutputGuardrailTripped / ToolGuardrailTripped: a guardrail
+                blocked.
             ModelError: the backend failed.
+            UsageError: the prompt is not a valid transcript.
         """
         events = Run(self, prompt, deps).events()
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, FinalEvent):
-                    result: RunResult[OutputT] = event.result
-                    return result
+                    return event.result
         raise AgentkitError("the run ended without a final event")  # pragma: no cover
 
-    def run(self, prompt: str | Sequence[Message], *, deps: Any = None) -> RunResult[OutputT]:
+    def run(
+        self, prompt: str | Sequence[Message], *, deps: DepsT | None = None
+    ) -> RunResult[OutputT]:
         """Run synchronously (see `run_async`).
 
         Inside a running event loop (a notebook, an async service), the run goes to a worker
@@ -173,3 +166,16 @@ class Agent(Generic[OutputT]):
         with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentkit-run") as pool:
             future = pool.submit(asyncio.run, self.run_async(prompt, deps=deps))
             return future.result()
+
+
+def _check_limits(
+    max_steps: int, max_retries: int, tool_timeout: float, model_timeout: float, max_calls: int
+) -> None:
+    if max_steps < 1:
+        raise UsageError(f"max_steps must be at least 1, got {max_steps}")
+    if max_retries < 0:
+        raise UsageError(f"max_retries must be 0 or more, got {max_retries}")
+    if max_calls < 1:
+        raise UsageError(f"max_calls_per_turn must be at least 1, got {max_calls}")
+    if not (0 < tool_timeout < float("inf") and 0 < model_timeout < float("inf")):
+        raise UsageError("tool_timeout and model_timeout must be positive and finite")

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Generic, TypeAlias
 
-from agentkit.messages import CallError, ToolCall
-
-if TYPE_CHECKING:
-    from agentkit.agent import RunResult
+from agentkit.messages import CallError, OutputT, RunResult, ToolCall
 
 __all__ = ["Event", "FinalEvent", "RetryEvent", "TextDelta", "ToolCallEvent", "ToolResultEvent"]
 
@@ -66,10 +63,11 @@ class RetryEvent:
 
 
 @dataclass(frozen=True, slots=True)
-class FinalEvent:
+class FinalEvent(Generic[OutputT]):
     """The run is over; `.result` is the `RunResult`."""
 
-    result: RunResult[Any]
+    result: RunResult[OutputT]
 
 
-Event: TypeAlias = TextDelta | ToolCallEvent | ToolResultEvent | RetryEvent | FinalEvent
+Event: TypeAlias = TextDelta | ToolCallEvent | ToolResultEvent | RetryEvent | FinalEvent[OutputT]
+"""Any event of a run whose output type is `OutputT`."""

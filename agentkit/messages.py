@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from typing_extensions import TypeVar
+
+if TYPE_CHECKING:
+    from agentkit.guardrails import VerdictRecord
 
 __all__ = [
     "CallError",
@@ -21,6 +26,7 @@ __all__ = [
     "ErrorKind",
     "Message",
     "Role",
+    "RunResult",
     "ToolCall",
     "ToolCallRecord",
     "Usage",
@@ -30,12 +36,33 @@ __all__ = [
 
 Role = Literal["system", "user", "assistant", "tool"]
 ErrorKind = Literal[
-    "parse", "unknown_tool", "invalid_arguments", "repeated_call", "invalid_output", "tool_error"
+    "parse",
+    "unknown_tool",
+    "invalid_arguments",
+    "repeated_call",
+    "too_many_calls",
+    "invalid_output",
+    "truncated",
+    "tool_error",
 ]
 
 
 # Validators are built on first use rather than at import: keeps `import agentkit` light.
 _DEFERRED = ConfigDict(defer_build=True)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+OutputT = TypeVar("OutputT", default=str)
+
+
+def encodable(text: str) -> str:
+    """`text` with lone surrogates (which no UTF-8 encoder accepts) replaced by U+FFFD.
+
+    Example:
+        >>> encodable("a\ud800b")
+        'a\ufffdb'
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def new_call_id() -> str:
@@ -77,6 +104,11 @@ class Message(BaseModel):
     tool_call_id: str | None = None
     name: str | None = None
     is_error: bool = False
+
+    @field_validator("content", "name", mode="after")
+    @classmethod
+    def _encodable(cls, value: str | None) -> str | None:
+        return value if value is None else encodable(value)
 
     @classmethod
     def system(cls, content: str) -> Message:
@@ -124,15 +156,9 @@ def last_user_message(transcript: Sequence[Message]) -> tuple[Message | None, bo
 def transcript_adapter() -> TypeAdapter[list[Message]]:
     """Serialises a whole transcript: `.dump_json(messages)` / `.validate_json(data)`.
 
-    Built on first use (also available as `messages_adapter`).
+    Built on first use.
     """
     return TypeAdapter(list[Message])
-
-
-def __getattr__(name: str) -> Any:
-    if name == "messages_adapter":
-        return transcript_adapter()
-    raise AttributeError(f"module 'agentkit.messages' has no attribute {name!r}")
 
 
 class ChatMessage(dict[str, str]):
@@ -162,7 +188,8 @@ class CallError:
 
     Attributes:
         kind: `"parse"`, `"unknown_tool"`, `"invalid_arguments"`, `"repeated_call"`,
-            `"invalid_output"` or `"tool_error"`.
+            `"too_many_calls"`, `"invalid_output"`, `"truncated"` (a reply cut at the token limit)
+            or `"tool_error"`.
         message: a precise description, addressed to the model.
         tool: the tool concerned, if any.
     """
@@ -219,11 +246,35 @@ class Usage:
     details: dict[str, int] = field(default_factory=dict)
 
     @property
-    def retries(self) -> int:
-        """Alias of `failed_turns`: each failed turn is retried."""
-        return self.failed_turns
-
-    @property
     def total_tokens(self) -> int:
         """Prompt plus completion tokens."""
         return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class RunResult(Generic[OutputT]):
+    """What a run produced.
+
+    Attributes:
+        output: the final answer: a string, or an instance of the agent's `output_type`.
+        messages: the whole transcript, tool results included; pass it (plus a new user message)
+            as the prompt of a later run to continue the conversation.
+        tool_calls: every call the model made, with arguments, result and error.
+        usage: model turns, failed turns, tool calls and tokens where known.
+        run_id: identifies the run.
+        truncated: the final answer was cut at the model's token limit.
+        guardrail_verdicts: every guardrail verdict of the run that was not "allow" (stage,
+            guardrail, action, reason, category, score, latency).
+    """
+
+    output: OutputT
+    messages: list[Message]
+    tool_calls: list[ToolCallRecord]
+    usage: Usage
+    run_id: str = ""
+    truncated: bool = False
+    guardrail_verdicts: list[VerdictRecord] = field(default_factory=list)
+
+    def messages_json(self) -> str:
+        """The transcript as JSON (read it back with `transcript_adapter().validate_json`)."""
+        return transcript_adapter().dump_json(self.messages).decode()

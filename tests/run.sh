@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Set up (if needed) and check everything: format, lint, types, tests (real-model tests included),
-# and the examples.
+# Set up (if needed) and check everything: format, lint, types, tests and doctests (real-model
+# tests included), and the examples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash .ci/setup
@@ -8,4 +8,4 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
 .venv/bin/mypy
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q -m "model or not model" "$@"

@@ -7,8 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from agentkit import CallError, ChatMessage, Message, ToolCall, Usage
-from agentkit.messages import messages_adapter
+from agentkit import CallError, Message, ToolCall, Usage
+from agentkit.messages import ChatMessage, transcript_adapter
 
 
 def transcript() -> list[Message]:
@@ -30,8 +30,8 @@ def test_each_message_round_trips_through_json(message: Message) -> None:
 
 def test_a_transcript_round_trips_through_json() -> None:
     messages = transcript()
-    data = messages_adapter.dump_json(messages)
-    assert messages_adapter.validate_json(data) == messages
+    data = transcript_adapter().dump_json(messages)
+    assert transcript_adapter().validate_json(data) == messages
     plain = json.loads(data)
     assert [m["role"] for m in plain] == [
         "system",
@@ -94,7 +94,7 @@ def test_chat_message_is_a_plain_dict_with_attributes() -> None:
 def test_usage_totals() -> None:
     usage = Usage(model_turns=2, failed_turns=1, prompt_tokens=10, completion_tokens=5)
     assert usage.total_tokens == 15
-    assert usage.retries == 1
+    assert usage.failed_turns == 1
 
 
 def test_call_error_reads_as_its_message() -> None:
