@@ -26,7 +26,7 @@ class OutputParser(Generic[OutputT]):
         >>> from pydantic import BaseModel
         >>> class Point(BaseModel):
         ...     x: int
-        >>> OutputParser(Point).parse('```json\\n{"x": 1}\\n```')
+        >>> OutputParser(Point).parse('Here: {"x": 1}')
         Point(x=1)
         >>> OutputParser(Point).parse("no").kind
         'invalid_output'

@@ -54,11 +54,11 @@ OutputT = TypeVar("OutputT", default=str)
 
 
 def encodable(text: str) -> str:
-    """`text` with lone surrogates (which no UTF-8 encoder accepts) replaced by U+FFFD.
+    r"""`text` with lone surrogates (which no UTF-8 encoder accepts) replaced by U+FFFD.
 
     Example:
-        >>> encodable("a\ud800b")
-        'a\ufffdb'
+        >>> encodable("a\ud800b") == "a\ufffdb"
+        True
     """
     if _SURROGATE.search(text) is None:
         return text
