@@ -58,6 +58,7 @@ from _revision import agentkit_revision
 from agentkit import Agent, Message, Tool
 from agentkit.errors import AgentkitError, RetriesExhausted
 from agentkit.events import FinalEvent, RetryEvent, TextDelta, ToolCallEvent
+from agentkit.messages import last_user_message
 from agentkit.models import Model, ModelRequest, ModelResponse
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,13 +125,8 @@ def record_only(**_: Any) -> str:
 
 
 def calls_succeeded(transcript: Sequence[Message]) -> bool:
-    """The transcript ends with tool results, none of them an error."""
-    results = []
-    for msg in reversed(transcript):
-        if msg.role != "tool":
-            break
-        results.append(msg)
-    return bool(results) and not any(r.is_error for r in results)
+    """A call has succeeded since the user's question (the agent's own rule)."""
+    return last_user_message(transcript)[1]
 
 
 class ScoredTurns(Model):

@@ -238,7 +238,7 @@ def bench_speed(settings: Settings) -> list[dict[str, Any]]:
             ours.append(seconds)
             seconds, tokens = raw_generate(model, prompt, n)
             theirs.append(seconds)
-            same = same and tokens == gen.tokens
+            same = same and tokens == gen.token_ids
         rows.append(
             {
                 "prompt": name,
@@ -293,7 +293,8 @@ def bench_grammar(settings: Settings) -> list[dict[str, Any]]:
         c_req = request_for(constrained, [(text, "")], tools, tool_choice=choice, run_id=case)
         u_req = request_for(free, [(text, "")], tools, tool_choice=choice, run_id=case)
         c_gen = constrained.generate(c_req)  # also fills the run's KV cache
-        free.max_new_tokens = min(cap, c_gen.completion_tokens)  # the same length both sides
+        # the same length both sides
+        free.settings = free.settings.replace(max_new_tokens=min(cap, c_gen.completion_tokens))
         free.generate(u_req)
         c_times, u_times = [], []
         for _ in range(settings.repeats):
@@ -301,7 +302,7 @@ def bench_grammar(settings: Settings) -> list[dict[str, Any]]:
             c_times.append(seconds)
             seconds, u_gen = per_token(free, u_req)
             u_times.append(seconds)
-        work = grammar_work(constrained, c_req, c_gen.tokens)
+        work = grammar_work(constrained, c_req, c_gen.token_ids)
         rows.append(
             {
                 "case": f"{case} (tool_choice={choice!r})",
@@ -328,7 +329,7 @@ def conversation(model: Any, tools: Sequence[Any], run_id: str) -> dict[str, Any
         seconds, gen = timed(lambda r=request: model.generate(r))
         turns.append((gen.prompt_tokens, gen.prefilled_tokens, seconds))
         texts.append(gen.text)
-    model.forget(run_id)
+    model.release(run_id)
     return {
         "prompt_tokens": [t[0] for t in turns],
         "prefilled_tokens": [t[1] for t in turns],
@@ -445,7 +446,7 @@ def bench_batch(settings: Settings) -> list[dict[str, Any]]:
         }
         batched = TransformersModel.default(batch_size=max(BATCH_SIZES), **kwargs)
         serial = TransformersModel.default(batch_size=1, **kwargs)
-        prefixes = batched._loaded.prefixes  # shared by both models (the same weights)
+        prefixes = batched._loaded.kv.prefixes  # shared by both models (the same weights)
         if warm:
             batched.generate(request_for(batched, [(ESSAY, "")], tools))
             prefixes.size = 0  # keep what is cached, add nothing: each reply finds only that

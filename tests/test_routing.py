@@ -1,4 +1,5 @@
-"""Routing: route_choice's rules, the embedding router and the model's own choice among names."""
+"""Routing: the tool-choice rules, the embedding router and its shared encoder, and the model's
+own choice among names."""
 
 from __future__ import annotations
 
@@ -10,14 +11,15 @@ from typing import Any
 import pytest
 
 from agentkit import Message, Tool, ToolCall, tool
-from agentkit.errors import ModelNotAvailableError
+from agentkit.errors import ModelNotAvailableError, UsageError
+from agentkit.models.routing import _route_choice as route_choice
 from agentkit.routing import (
     ANSWER_DESCRIPTION,
     ChoiceRouter,
     EmbeddingRouter,
     Route,
     Router,
-    route_choice,
+    load_encoder,
 )
 
 
@@ -136,6 +138,17 @@ def test_a_new_user_message_is_routed_again() -> None:
 
 def test_without_a_user_message_the_model_decides() -> None:
     assert route_choice(FakeRouter("get_weather"), [], TOOLS) == "auto"
+    result = Message.tool("sunny", call_id="call_1", name="get_weather")
+    assert route_choice(FakeRouter("get_weather"), [*call_turn(), result], TOOLS) == "none"
+
+
+def test_routing_lives_in_the_local_backend_and_keeps_its_old_import_path() -> None:
+    import agentkit.models.routing
+    import agentkit.routing
+
+    for name in agentkit.routing.__all__:
+        assert getattr(agentkit.routing, name) is getattr(agentkit.models.routing, name)
+    assert not hasattr(agentkit.routing, "route_choice")  # private to the backend now
 
 
 # -- EmbeddingRouter -------------------------------------------------------------------------------
@@ -244,7 +257,7 @@ def tiny_local_model(tokenizer: Any) -> Any:
     from tests._tiny import tiny_model
 
     hf = tiny_model(tokenizer, config="LlamaConfig")
-    return TransformersModel.from_objects(hf, tokenizer, max_new_tokens=8)
+    return TransformersModel.from_objects(hf, tokenizer, max_new_tokens=8, router=None)
 
 
 def full_logprob(model: Any, router: ChoiceRouter, query: str, option: str) -> float:
@@ -293,7 +306,7 @@ def test_choice_refuses_a_tool_named_like_the_answer_option(tiny_local_model: An
         """Echo."""
         return text
 
-    with pytest.raises(ValueError, match="answer_option"):
+    with pytest.raises(UsageError, match="answer_option"):
         ChoiceRouter(tiny_local_model).route("hi", [answer])
 
 
@@ -302,4 +315,31 @@ def test_routers_on_the_same_encoder_share_it(embedding_router: EmbeddingRouter)
     other = EmbeddingRouter(threshold=0.3)
     assert other.route("Is it raining in Dublin right now?", TOOLS) in (None, "get_weather")
     embedding_router.embed(["warm"])
-    assert other._encoder is embedding_router._encoder
+    assert other.encoder is embedding_router.encoder
+    assert load_encoder() is embedding_router.encoder
+    assert load_encoder(str(embedding_router.model_path) + "/.") is embedding_router.encoder
+
+
+@pytest.mark.model
+def test_the_shared_encoder_gives_unit_vectors_from_many_threads(
+    embedding_router: EmbeddingRouter,
+) -> None:
+    import concurrent.futures
+
+    import numpy
+
+    encoder = load_encoder()
+    texts = ["Is it raining in Dublin?", "Weather in Ireland today", "A recipe for bread"]
+    vectors = encoder.embed(texts)
+    assert vectors.shape == (3, 384) and vectors.dtype == numpy.float32
+    assert numpy.allclose(numpy.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2])
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        again = list(pool.map(lambda text: encoder.embed([text])[0], texts * 2))
+    assert numpy.allclose(numpy.stack(again[:3]), vectors, atol=1e-5)
+    assert encoder.embed([]).shape == (0, 384)
+
+
+def test_an_encoder_directory_that_does_not_exist_is_not_available(tmp_path: Any) -> None:
+    with pytest.raises(ModelNotAvailableError, match="no sentence encoder directory"):
+        load_encoder(tmp_path / "missing")

@@ -131,6 +131,7 @@ class ModelResponse:
         prefilled_tokens: prompt tokens actually computed (fewer with KV-cache reuse), where known.
         completion_tokens: generated tokens, where known.
         finish_reason: `"stop"`, `"length"` (cut at the token limit) or a backend's own reason.
+        token_ids: the generated token ids, where the backend sees them (local models).
     """
 
     text: str = ""
@@ -139,6 +140,7 @@ class ModelResponse:
     prefilled_tokens: int | None = None
     completion_tokens: int | None = None
     finish_reason: str | None = None
+    token_ids: list[int] | None = None
 
     @property
     def truncated(self) -> bool:

@@ -16,7 +16,8 @@ import logging
 import threading
 from typing import Any
 
-from agentkit.models._decode import Reply, _forward, _forward_kwargs, plain_layers
+from agentkit.models._decode import Reply, forward, forward_kwargs
+from agentkit.models._kv import plain_layers
 
 __all__ = ["Batcher"]
 
@@ -107,7 +108,7 @@ class Batcher:
                 (reply,) = active
                 tokens = self._with_forced(reply)
                 if not reply.done:
-                    logits = _forward(self.model, tokens, reply.cache)
+                    logits = forward(self.model, tokens, reply.cache)
                     reply.fed.extend(tokens)
                     self._advance(reply, logits)
             elif active:
@@ -223,7 +224,7 @@ class _BatchCache:
             attention_mask=self.mask,
             position_ids=positions,
             use_cache=True,
-            **_forward_kwargs(self.model.__class__, self.cache),
+            **forward_kwargs(self.model.__class__, self.cache),
         )
         return out.logits[:, -1].float().cpu()
 

