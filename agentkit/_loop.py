@@ -13,21 +13,14 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic
 
-from agentkit._execution import Blocked, CallOutcome, Executor, ToolStage
+from agentkit._execution import CallOutcome, Executor
+from agentkit._guarding import RunGuards
 from agentkit._output import OutputParser
 from agentkit._transcript import prepare_transcript
-from agentkit.errors import (
-    InputGuardrailTripped,
-    MaxStepsExceeded,
-    ModelError,
-    OutputGuardrailTripped,
-    RetriesExhausted,
-    ToolGuardrailTripped,
-)
+from agentkit.errors import MaxStepsExceeded, ModelError, OutputGuardrailTripped, RetriesExhausted
 from agentkit.events import Event, FinalEvent, RetryEvent, TextDelta, ToolCallEvent
 from agentkit.formats._base import RenderMemo
-from agentkit.guardrails import Guardrail, GuardrailContext, Verdict
-from agentkit.guardrails._run import run_guardrails
+from agentkit.guardrails import Verdict
 from agentkit.messages import (
     CallError,
     Message,
@@ -39,11 +32,10 @@ from agentkit.messages import (
     last_user_message,
 )
 from agentkit.models import ModelRequest, ModelResponse
-from agentkit.tools import RunContext, Tool
+from agentkit.tools import RunContext
 
 if TYPE_CHECKING:
     from agentkit.agent import Agent
-    from agentkit.guardrails import VerdictRecord
 
 __all__ = ["Run", "TurnOutcome"]
 
@@ -59,6 +51,7 @@ class _Reply:
 
     response: ModelResponse
     announced: list[ToolCall]
+    stream_blocked: Verdict | None = None  # an output guardrail stopped the streamed text
 
 
 @dataclass
@@ -72,23 +65,30 @@ class TurnOutcome(Generic[OutputT]):
 class Run(Generic[OutputT]):
     """The state of one run; an `Agent` creates one per call and keeps nothing itself."""
 
-    def __init__(self, agent: Agent[OutputT, Any], prompt: str | Sequence[Message], deps: Any):
+    def __init__(
+        self,
+        agent: Agent[OutputT, Any],
+        prompt: str | Sequence[Message],
+        deps: Any,
+        *,
+        streaming: bool = False,
+    ) -> None:
         self.agent = agent
+        self.streaming = streaming
         self.run_id = uuid.uuid4().hex
         self.messages = prepare_transcript(prompt, agent.system_prompt)
         self.usage = Usage()
         self.records: list[ToolCallRecord] = []
-        self.verdicts: list[VerdictRecord] = []
         self.failures: list[CallError] = []
         self.failed_in_row = 0
         self.output = OutputParser(agent.output_type)
         self.context: RunContext[Any] = RunContext(deps, self.messages, self.usage, self.run_id)
-        guarded = bool(agent.tool_guardrails) or any(t.guardrails for t in agent.toolbox)
+        self.guards = RunGuards(agent, self.messages, self.run_id)
         self.executor = Executor(
             agent.toolbox,
             self.context,
             tool_timeout=agent.tool_timeout,
-            guard=self._tool_guard if guarded else None,
+            guard=self.guards.tool_stage if self.guards.tools_guarded else None,
             max_calls=agent.max_calls_per_turn,
         )
         self._render_memo: RenderMemo = {}
@@ -97,10 +97,15 @@ class Run(Generic[OutputT]):
     async def events(self) -> AsyncGenerator[Event[OutputT], None]:
         """Run to the end, yielding events; the last one is `FinalEvent`."""
         try:
-            await self._check_input()
+            await self.guards.check_input(self.guards.input_first)
             for step in range(self.agent.max_steps):
                 reply: _Reply | None = None
-                async for part in self._model_turn(step):
+                turn: AsyncIterator[Event[OutputT] | _Reply] = self._model_turn(step)
+                if step == 0 and self.guards.input_beside:
+                    turn = self.guards.beside_input(
+                        self._model_turn(0), lambda: self._model_turn(0)
+                    )
+                async for part in turn:
                     if isinstance(part, _Reply):
                         reply = part
                     else:
@@ -125,7 +130,7 @@ class Run(Generic[OutputT]):
         finally:
             self._release()
 
-    async def _model_turn(self, step: int) -> AsyncIterator[Event[OutputT] | _Reply]:
+    async def _model_turn(self, step: int) -> AsyncGenerator[Event[OutputT] | _Reply, None]:
         """One model turn: text deltas and calls as they complete, then the reply."""
         import asyncio  # here, not at module level: keeps `import agentkit` light
 
@@ -144,6 +149,7 @@ class Run(Generic[OutputT]):
         )
         self.usage.model_turns += 1
         scanner = fmt.stream_scanner(agent.toolbox.names)
+        held = self.guards.output_buffer() if self.streaming else None
         announced: list[ToolCall] = []
         seen: set[str] = set()
         response: ModelResponse | None = None
@@ -153,7 +159,9 @@ class Run(Generic[OutputT]):
                     if isinstance(part, ModelResponse):
                         response = part
                         continue
-                    yield TextDelta(part, step)
+                    shown = part if held is None else await held.feed(part)
+                    if shown:
+                        yield TextDelta(shown, step)
                     for call in scanner.feed(part):  # announce each call as soon as it is whole
                         if call.id in seen:  # a model may reuse an id; results match by id
                             call = ToolCall(name=call.name, arguments=call.arguments)
@@ -165,7 +173,9 @@ class Run(Generic[OutputT]):
         if response is None:
             raise ModelError("the model's stream ended without a response")
         self._account(response)
-        yield _Reply(response, announced)
+        if held is not None and (rest := await held.flush()):
+            yield TextDelta(rest, step)
+        yield _Reply(response, announced, held.blocked if held is not None else None)
 
     def _tool_choice(self) -> str:
         """The agent's tool_choice until a call has succeeded since the user spoke, then `"auto"`.
@@ -200,6 +210,8 @@ class Run(Generic[OutputT]):
             yield TurnOutcome(errors=[_TRUNCATED])
             return
         if not calls and not errors:
+            if reply.stream_blocked is not None:  # the answer's streamed text was stopped
+                raise OutputGuardrailTripped(reply.stream_blocked)
             final = await self._final(text, truncated=response.truncated)
             yield (
                 TurnOutcome(errors=[final]) if isinstance(final, CallError) else TurnOutcome(final)
@@ -251,10 +263,7 @@ class Run(Generic[OutputT]):
         output = self.output.parse(text)
         if isinstance(output, CallError):
             return output
-        context = GuardrailContext("output", list(self.messages), run_id=self.run_id)
-        checked = await self._guard(self.agent.output_guardrails, text, context)
-        if isinstance(checked, Verdict):
-            raise OutputGuardrailTripped(checked)
+        checked = await self.guards.check_output(text)
         if checked != text:
             self.messages[-1] = Message.assistant(checked)
             output = self.output.parse(checked)
@@ -268,7 +277,7 @@ class Run(Generic[OutputT]):
             self.usage,
             self.run_id,
             truncated=truncated,
-            guardrail_verdicts=self.verdicts,
+            guardrail_verdicts=self.guards.records,
         )
 
     # -- failed turns: the one place that tells the model and counts ------------------------------
@@ -293,46 +302,6 @@ class Run(Generic[OutputT]):
         if self.failed_in_row > self.agent.max_retries:
             raise RetriesExhausted(self.failures, self.agent.max_retries)
         return RetryEvent(list(errors), self.failed_in_row, step)
-
-    # -- guardrails ------------------------------------------------------------------------------
-    async def _guard(
-        self, rails: Sequence[Guardrail], text: str, context: GuardrailContext
-    ) -> str | Verdict:
-        """Apply guardrails: the text to use (redacted where one redacted it), or the block."""
-        if not rails:
-            return text
-        outcome = await run_guardrails(rails, text, context)
-        self.verdicts.extend(outcome.records)
-        return outcome.blocked if outcome.blocked is not None else outcome.text
-
-    async def _check_input(self) -> None:
-        rails = self.agent.input_guardrails
-        if not rails:
-            return
-        index = next(
-            (i for i in range(len(self.messages) - 1, -1, -1) if self.messages[i].role == "user"),
-            None,
-        )
-        if index is None:
-            return
-        context = GuardrailContext("input", list(self.messages), run_id=self.run_id)
-        text = self.messages[index].content
-        checked = await self._guard(rails, text, context)
-        if isinstance(checked, Verdict):
-            raise InputGuardrailTripped(checked)
-        if checked != text:
-            self.messages[index] = self.messages[index].model_copy(update={"content": checked})
-
-    async def _tool_guard(self, stage: ToolStage, text: str, tool: Tool) -> str | Blocked:
-        """The tool-stage guardrails (the agent's, then the tool's own) on one call or result."""
-        rails = (*self.agent.tool_guardrails, *tool.guardrails)
-        context = GuardrailContext(stage, list(self.messages), tool.name, self.run_id)
-        checked = await self._guard(rails, text, context)
-        if not isinstance(checked, Verdict):
-            return checked
-        if self.agent.on_block == "raise":
-            raise ToolGuardrailTripped(checked)
-        return Blocked(checked.reason or "a guardrail blocked it")
 
     def _release(self) -> None:
         try:

@@ -41,6 +41,12 @@ class Agent(Generic[OutputT, DepsT]):
             before the model sees it (a tool's own `guardrails` run after these).
         on_block: at the tool stages, `"continue"` (a blocked call is not run, a blocked result
             is withheld, and the model is told why) or `"raise"` (`ToolGuardrailTripped`).
+        run_in_parallel: run the input guardrails beside the first model turn instead of
+            before it (a guardrail may also ask for it with its own `run_in_parallel = True`).
+            The turn's events and calls wait for the verdict: a block cancels the turn, a
+            redaction starts it again on the redacted message.
+        output_chunks: how `stream` releases text under output guardrails: checked a sentence
+            (`"sentence"`) or at least N characters (an int) at a time, held back until then.
         output_type: `str`, or a Pydantic model (or any type Pydantic validates) for structured
             answers.
         deps_type: the type of the `deps` that runs pass to tools (for type checkers).
@@ -75,6 +81,8 @@ class Agent(Generic[OutputT, DepsT]):
         output_guardrails: Sequence[Guardrail] = (),
         tool_guardrails: Sequence[Guardrail] = (),
         on_block: Literal["continue", "raise"] = "continue",
+        run_in_parallel: bool = False,
+        output_chunks: Literal["sentence"] | int = "sentence",
         output_type: type[OutputT] = str,  # type: ignore[assignment]
         deps_type: type[DepsT] = object,  # type: ignore[assignment]
         tool_choice: ToolChoice = "auto",
@@ -85,6 +93,12 @@ class Agent(Generic[OutputT, DepsT]):
         _check_limits(max_steps, max_retries, tool_timeout, model_timeout, max_calls_per_turn)
         if on_block not in ("continue", "raise"):
             raise UsageError(f"on_block must be 'continue' or 'raise', got {on_block!r}")
+        if output_chunks != "sentence" and not (
+            isinstance(output_chunks, int) and output_chunks > 0
+        ):
+            raise UsageError(
+                f"output_chunks must be 'sentence' or a positive int: {output_chunks!r}"
+            )
         self.model = model
         self.toolbox = tools if isinstance(tools, Toolbox) else Toolbox(tools)
         if tool_choice not in ("auto", "required", "none") and tool_choice not in self.toolbox:
@@ -96,6 +110,8 @@ class Agent(Generic[OutputT, DepsT]):
         self.output_guardrails = tuple(output_guardrails)
         self.tool_guardrails = tuple(tool_guardrails)
         self.on_block = on_block
+        self.run_in_parallel = run_in_parallel
+        self.output_chunks = output_chunks
         self.output_type = output_type
         self.deps_type = deps_type
         self.tool_choice = tool_choice
@@ -117,13 +133,16 @@ class Agent(Generic[OutputT, DepsT]):
         """Run, yielding events as they happen; the last one is `FinalEvent`.
 
         Events: `TextDelta`, `ToolCallEvent`, `ToolResultEvent`, `RetryEvent`, `FinalEvent`.
+        With output guardrails, text is held back until they have checked it (see
+        `output_chunks`): a block stops the stream before the offending text, with
+        `OutputGuardrailTripped`; a redaction replaces it.
 
         Args:
             prompt: a user message, or a transcript (e.g. an earlier `RunResult.messages` plus a
                 new user message).
             deps: an object tools receive through a `RunContext` parameter.
         """
-        events = Run(self, prompt, deps).events()
+        events = Run(self, prompt, deps, streaming=True).events()
         async with contextlib.aclosing(events):
             async for event in events:
                 yield event
