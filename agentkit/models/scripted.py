@@ -7,7 +7,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeAlias
 
-from agentkit.errors import ModelError
+from agentkit.errors import ModelError, UsageError
 from agentkit.formats import StableLMFormat, ToolFormat
 from agentkit.models._base import Model, ModelRequest, ModelResponse
 
@@ -45,7 +45,7 @@ class ScriptedModel(Model):
         if callable(replies):
             self._fn = replies
         elif isinstance(replies, str):
-            raise TypeError("ScriptedModel needs a list of replies, not a single string")
+            raise UsageError("ScriptedModel needs a list of replies, not a single string")
         else:
             self._replies = list(replies)
         self._next = 0
