@@ -1,158 +1,182 @@
-"""The `agentkit` command: run an agent from the shell, or print a JSON function list.
+"""The `agentkit` command (also `python -m agentkit`): run or chat with an agent from the shell.
 
-    agentkit run "What is 17 * 23?" --tools tools.calculator
-    agentkit run "Hi" --model path/to/model --gguf-file model.gguf
-    agentkit run "Hi" --base-url http://localhost:8000/v1 --model my-model
-    agentkit tools tools.calculator tools.clock:now
+    agentkit run "What is 17 * 23?" --tools calculator
+    agentkit chat --tools calculator clock units --model default
+    agentkit run "Hi" --base-url http://localhost:8000/v1 --model my-model --json
+    agentkit schema calculator path/to/my_tools.py mypackage.tools:toolbox
 
-Tools are named `module` (its `toolbox`, or every `Tool` it defines) or `module:attribute` (a
-`Tool`, a `Toolbox`, or a list of tools). `run` prints each call, its result and the answer as
-they come; `--json` prints the `RunResult` (answer, transcript, calls, usage) instead.
+Exit status: 0 done, 1 the run failed (the model gave no answer, a server refused), 2 a mistake
+on the command line (a bad tool name, a missing model or package), 130 interrupted. Mistakes are
+reported in one line, never with a traceback, and an API key is never printed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
-import importlib
-import json
+import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from agentkit import Agent, RunResult, Tool, Toolbox
+from agentkit import Agent, Toolbox
+from agentkit._cli._chat import ChatSession
+from agentkit._cli._errors import CommandError
+from agentkit._cli._models import (
+    api_key,
+    build_model,
+    check_model_spec,
+    quiet_libraries,
+    uses_local_model,
+)
+from agentkit._cli._output import Console, StepStreamer, result_json, safe_streams
+from agentkit._cli._parser import parser
+from agentkit._cli._specs import load_all, load_tools
 from agentkit.errors import AgentkitError
-from agentkit.events import FinalEvent, RetryEvent, ToolCallEvent, ToolResultEvent
-from agentkit.models import Model
+from agentkit.events import FinalEvent
 
 __all__ = ["load_tools", "main"]
 
 
-def load_tools(spec: str) -> list[Tool]:
-    """The tools named by `module` or `module:attribute`.
+class _ConsoleHandler(logging.Handler):
+    def __init__(self, console: Console) -> None:
+        super().__init__()
+        self.console = console
 
-    Raises:
-        ValueError: the module or attribute does not exist, or holds no tools.
-    """
-    module_name, _, attribute = spec.partition(":")
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.error(record.getMessage())
+        except Exception:  # a log line must never end the command
+            self.handleError(record)
+
+
+@contextmanager
+def _logging(console: Console, verbose: bool) -> Iterator[None]:
+    """Show agentkit's log lines on stderr for the command's duration (warnings; all with -v)."""
+    logger = logging.getLogger("agentkit")
+    handler = _ConsoleHandler(console)
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    quiet = logging.getLogger("agentkit.models.transformers")  # the progress line says it
+    before = (logger.level, quiet.level)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    quiet.setLevel(logging.INFO if verbose else logging.ERROR)
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ValueError(f"cannot import {module_name!r}: {exc}") from exc
-    if attribute:
-        if not hasattr(module, attribute):
-            raise ValueError(f"{module_name!r} has no attribute {attribute!r}")
-        found = _as_tools(getattr(module, attribute))
-    elif isinstance(getattr(module, "toolbox", None), Toolbox):
-        found = _as_tools(module.toolbox)
-    else:
-        found = [value for value in vars(module).values() if isinstance(value, Tool)]
-    if not found:
-        raise ValueError(f"{spec!r} holds no tools")
-    return found
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(before[0])
+        quiet.setLevel(before[1])
 
 
-def _as_tools(value: Any) -> list[Tool]:
-    if isinstance(value, Tool):
-        return [value]
-    if isinstance(value, Toolbox):
-        return list(value)
-    if isinstance(value, list | tuple) and all(isinstance(v, Tool) for v in value):
-        return list(value)
-    return []
-
-
-def _model(args: argparse.Namespace) -> Model:
+def _prepare_libraries(args: argparse.Namespace) -> None:
+    """Import what the model needs before any module of the current directory can be found."""
     if args.base_url:
-        from agentkit.models import OpenAICompatibleModel
-
-        if not args.model:
-            raise ValueError("--base-url needs --model (the server's model name)")
-        return OpenAICompatibleModel(args.base_url, model=args.model, api_key=args.api_key)
-    from agentkit.models import TransformersModel
-
-    if args.model in (None, "default"):
-        return TransformersModel.default(max_new_tokens=args.max_new_tokens)
-    return TransformersModel(
-        args.model, gguf_file=args.gguf_file, max_new_tokens=args.max_new_tokens
-    )
+        import httpx  # noqa: F401
+    elif uses_local_model(args):
+        quiet_libraries()
+        try:
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
+        except ImportError:
+            pass  # build_model says what to install
 
 
-async def _run(agent: Agent[Any], prompt: str, as_json: bool) -> int:
+def _prompt(args: argparse.Namespace) -> str:
+    if args.prompt != "-":
+        return str(args.prompt)
+    text = sys.stdin.read()
+    if not text.strip():
+        raise CommandError("the prompt read from standard input is empty")
+    return text
+
+
+async def _run(agent: Agent[Any], prompt: str, as_json: bool, console: Console) -> int:
+    streamer = StepStreamer(console, indent="")
     async for event in agent.stream(prompt):
-        if as_json:
-            if isinstance(event, FinalEvent):
-                print(_result_json(event.result))
-            continue
-        if isinstance(event, ToolCallEvent):
-            print(f"call: {event.name}({json.dumps(event.arguments, ensure_ascii=False)})")
-        elif isinstance(event, ToolResultEvent):
-            print(f"result: {event.content if event.error is None else event.error}")
-        elif isinstance(event, RetryEvent):
-            print(f"retry {event.attempt}: " + "; ".join(e.message for e in event.errors))
+        if not as_json:
+            streamer.feed(event)
         elif isinstance(event, FinalEvent):
-            print(event.result.output)
+            console.line(result_json(event.result))
     return 0
 
 
-def _result_json(result: RunResult[Any]) -> str:
-    payload = {
-        "output": result.output,
-        "messages": json.loads(result.messages_json()),
-        "tool_calls": [
-            {"name": r.name, "arguments": r.arguments, "content": r.content, "error": r.error}
-            for r in result.tool_calls
-        ],
-        "usage": dataclasses.asdict(result.usage),
-    }
-    return json.dumps(payload, indent=2, ensure_ascii=False)
+def _agent(args: argparse.Namespace, console: Console) -> Agent[Any]:
+    key = api_key(args.api_key)
+    if key:
+        console.secrets.append(key)
+    if args.max_steps < 1:
+        raise CommandError("--max-steps must be 1 or more")
+    check_model_spec(args)  # a wrong path is reported before seconds of imports
+    _prepare_libraries(args)
+    tools = load_all(args.tools)
+    model = build_model(args)
+    return Agent(model, tools=tools, system_prompt=args.system, max_steps=args.max_steps)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="agentkit", description=__doc__.split("\n\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run an agent on a prompt")
-    run.add_argument("prompt")
-    run.add_argument("--tools", nargs="*", default=[], metavar="MODULE[:NAME]")
-    run.add_argument("--model", help="a local model path or hub id ('default': the embedded one)")
-    run.add_argument("--gguf-file", help="a GGUF file inside the --model directory")
-    run.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://host:8000/v1")
-    run.add_argument("--api-key")
-    run.add_argument("--system", help="the system prompt")
-    run.add_argument("--max-steps", type=int, default=10)
-    run.add_argument("--max-new-tokens", type=int, default=256, help="local models, per turn")
-    run.add_argument("--json", action="store_true", help="print the RunResult as JSON")
-    schema = commands.add_parser("tools", help="print the JSON function list of some tools")
-    schema.add_argument("specs", nargs="+", metavar="MODULE[:NAME]")
-    return parser
+def _command(args: argparse.Namespace, console: Console) -> int:
+    if args.command in ("schema", "tools"):
+        console.line(_schema_json(args.specs))
+        return 0
+    agent = _agent(args, console)
+    if args.command == "chat":
+        return ChatSession(agent, console).loop()
+    prompt = _prompt(args)
+    try:
+        return asyncio.run(_run(agent, prompt, args.json, console))
+    except AgentkitError as exc:
+        console.error(f"{type(exc).__name__}: {exc}")
+        return 1
+
+
+def _schema_json(specs: list[str]) -> str:
+    import json
+
+    return json.dumps(Toolbox(load_all(specs)).schemas(), indent=2, ensure_ascii=False)
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null so the exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. captured in tests)
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; the exit status (2 for bad input, 1 for a failed run)."""
-    args = _parser().parse_args(argv)
-    if os.getcwd() not in sys.path:  # tools in the current directory, as `python -m` would
-        sys.path.insert(0, os.getcwd())
+    """Run the command line; the exit status (2 for a usage mistake, 1 for a failed run).
+
+    Example:
+        >>> main(["schema", "calculator"])  # doctest: +ELLIPSIS
+        [
+          {
+            "type": "function",
+        ...
+        0
+    """
+    safe_streams()
+    console = Console()
     try:
-        if args.command == "tools":
-            tools = [t for spec in args.specs for t in load_tools(spec)]
-            print(json.dumps(Toolbox(tools).schemas(), indent=2, ensure_ascii=False))
-            return 0
-        tools = [t for spec in args.tools for t in load_tools(spec)]
-        agent = Agent(
-            _model(args), tools=tools, system_prompt=args.system, max_steps=args.max_steps
-        )
-    except (ValueError, AgentkitError) as exc:
-        print(f"agentkit: {exc}", file=sys.stderr)
-        return 2
+        args = parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse already explained
+        return exc.code if isinstance(exc.code, int) else 2
     try:
-        return asyncio.run(_run(agent, args.prompt, args.json))
+        with _logging(console, getattr(args, "verbose", False)):
+            return _command(args, console)
+    except CommandError as exc:
+        console.error(str(exc))
+        return exc.status
     except AgentkitError as exc:
-        print(f"agentkit: {type(exc).__name__}: {exc}", file=sys.stderr)
+        console.error(f"{type(exc).__name__}: {exc}")
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
 
 
 if __name__ == "__main__":

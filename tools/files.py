@@ -26,7 +26,7 @@ from agentkit.errors import UsageError
 
 from ._errors import ToolError
 
-__all__ = ["FileLimits", "file_tools"]
+__all__ = ["FileLimits", "default_toolbox", "file_tools"]
 
 
 @dataclass(frozen=True)
@@ -277,3 +277,8 @@ def file_tools(
     if writable:
         _writing_tools(box, confined, bounds)
     return box
+
+
+def default_toolbox() -> Toolbox:
+    """Read-only file tools on the current directory (what `--tools files` gives)."""
+    return file_tools(Path.cwd())

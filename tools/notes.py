@@ -27,7 +27,7 @@ from agentkit.errors import UsageError
 
 from ._errors import ToolError
 
-__all__ = ["notes_tools"]
+__all__ = ["default_path", "default_toolbox", "notes_tools"]
 
 MAX_NOTE_CHARS = 10_000
 MAX_RESULTS = 50
@@ -198,3 +198,18 @@ def notes_tools(
         return f"deleted note {note_id}"
 
     return box
+
+
+def default_path() -> Path:
+    """`$AGENTKIT_NOTES`, else `~/.local/share/agentkit/notes.db`."""
+    configured = os.environ.get("AGENTKIT_NOTES")
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".local" / "share" / "agentkit" / "notes.db"
+
+
+def default_toolbox() -> Toolbox:
+    """Notes in `default_path()` (what `--tools notes` gives); its folder is created."""
+    path = default_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return notes_tools(path)
