@@ -5,7 +5,9 @@ result holding `<|im_end|>`, a newline, `<|im_start|>system`...) into control to
 turn. So the chat is rendered twice, once as is and once with each message's content
 replaced by a unique placeholder; the placeholders show where content sits in the rendered text.
 The text is then cut at the special tokens of the template's own text only, and every piece in
-between is tokenised with special tokens split into plain text.
+between is tokenised with special tokens split into plain text. (A template that transforms
+contents, trimming them say, gets its own text where no message holds special-token text, and
+the contents as given, as plain text, where one does.)
 
 A tokenizer splits its input at special tokens and tokenises the pieces between them separately,
 so a chat without special-token text in its content tokenises exactly as the whole string would
@@ -20,6 +22,8 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from agentkit.errors import ModelError
 
 __all__ = ["CHATML", "chat_ids", "render"]
 
@@ -65,9 +69,41 @@ def chat_ids(
         messages: chat messages (`role`, `content`).
         template: a chat template instead of the tokenizer's own.
         add_generation_prompt: end with the opening of the assistant's turn.
+
+    Raises:
+        ModelError: a message holds special-token text and the template transforms message
+            contents beyond recognition (escapes them, say), so they cannot be kept apart.
     """
-    pieces = _pieces(tokenizer, messages, template, add_generation_prompt)
+    chat = [dict(m) for m in messages]
+    text = render(tokenizer, chat, template=template, add_generation_prompt=add_generation_prompt)
+    nonce = secrets.token_hex(8)
+    marked = [{**m, "content": f"\ue000{nonce}:{i}\ue001"} for i, m in enumerate(chat)]
+    skeleton = render(
+        tokenizer, marked, template=template, add_generation_prompt=add_generation_prompt
+    )
+    parts = re.split(f"\ue000{nonce}:(\\d+)\ue001", skeleton)
+    pieces = [
+        (part, True) if i % 2 == 0 else (chat[int(part)].get("content", ""), False)
+        for i, part in enumerate(parts)
+    ]
     specials = _special_tokens(tokenizer)
+    if "".join(piece for piece, _ in pieces) == text:
+        return _encode(tokenizer, pieces, specials)
+    # The template transforms contents (trims them, say).
+    if len(specials.pattern.findall(text)) == len(specials.pattern.findall(skeleton)):
+        ids: list[int] = tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids  # no special token came from a message: the template's text as it is
+    if any(nonce in part for part in parts[::2]):
+        raise ModelError(
+            "a message holds special-token text, and the chat template transforms message "
+            "contents so that it cannot be kept as plain text"
+        )
+    logger.debug("the chat template transforms contents; contents holding markers kept as given")
+    return _encode(tokenizer, pieces, specials)
+
+
+def _encode(tokenizer: Any, pieces: list[tuple[str, bool]], specials: _Specials) -> list[int]:
+    """Tokens of (text, is_template) pieces: special tokens only from the template's text."""
     ids: list[int] = []
     pending = ""  # plain text not yet tokenised: contents, and the template's text between markers
     swallow = False  # the marker before `pending` takes the whitespace after it (rstrip)
@@ -88,31 +124,6 @@ def _stripped(text: str, left: bool, right: bool) -> str:
     """`text` less the whitespace the markers around it take (as the tokenizer matches them)."""
     text = text.lstrip() if left else text
     return text.rstrip() if right else text
-
-
-def _pieces(
-    tokenizer: Any,
-    messages: Sequence[Mapping[str, str]],
-    template: str | None,
-    add_generation_prompt: bool,
-) -> list[tuple[str, bool]]:
-    """The rendered chat as (text, is_template) pieces: the template's text and each content."""
-    chat = [dict(m) for m in messages]
-    text = render(tokenizer, chat, template=template, add_generation_prompt=add_generation_prompt)
-    nonce = secrets.token_hex(8)
-    marked = [{**m, "content": f"\ue000{nonce}:{i}\ue001"} for i, m in enumerate(chat)]
-    skeleton = render(
-        tokenizer, marked, template=template, add_generation_prompt=add_generation_prompt
-    )
-    parts = re.split(f"\ue000{nonce}:(\\d+)\ue001", skeleton)
-    pieces = [
-        (part, True) if i % 2 == 0 else (chat[int(part)].get("content", ""), False)
-        for i, part in enumerate(parts)
-    ]
-    if "".join(piece for piece, _ in pieces) != text:
-        # The template changes contents (trims them, say): keep them as given, still as text.
-        logger.debug("the chat template alters message contents; contents are kept as given")
-    return [(piece, is_template) for piece, is_template in pieces if piece]
 
 
 class _Specials:
