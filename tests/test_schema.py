@@ -515,3 +515,90 @@ def test_tool_definition_error_is_an_agentkit_error() -> None:
     from agentkit.errors import AgentkitError
 
     assert issubclass(ToolDefinitionError, AgentkitError)
+
+
+# -- odd signatures --------------------------------------------------------------------------------
+
+
+def call_tool(t: Tool, arguments: dict[str, Any]) -> Any:
+    import asyncio
+
+    return asyncio.run(t.call(t.validate(arguments), RunContext(deps=None)))[0]
+
+
+def test_positional_only_parameters_are_passed_by_position() -> None:
+    # Regression: the call passed them by keyword, so such a tool could never run.
+    def f(a: int, b: int = 2, /, c: int = 3) -> list[int]:
+        """F."""
+        return [a, b, c]
+
+    t = tool(f)
+    assert t.parameters["required"] == ["a"]
+    assert call_tool(t, {"a": 1, "c": 5}) == [1, 2, 5]
+    assert call_tool(t, {"a": 1, "b": 4}) == [1, 4, 3]
+
+
+def test_positional_only_context_is_filled_in() -> None:
+    def f(ctx: RunContext[Any], a: int, /) -> str:
+        """F."""
+        return f"{ctx.deps}:{a}"
+
+    assert call_tool(tool(f), {"a": 1}) == "None:1"
+
+
+@pytest.mark.parametrize(
+    "name", ["_private", "__dunder", "model_config", "model_dump_json", "json", "schema", "copy"]
+)
+def test_names_pydantic_reserves_still_work(name: str) -> None:
+    # Regression: `_private` and `model_config` vanished from the schema (the tool could never
+    # run); `json`, `schema` and `model_dump_json` raised warnings.
+    namespace: dict[str, Any] = {}
+    exec(
+        f"def f({name}: int, other: str = 'x') -> str:\n    return f'{{{name}}}:{{other}}'",
+        namespace,
+    )
+    t = tool(namespace["f"])
+    assert t.parameters["properties"] == {
+        name: {"type": "integer"},
+        "other": {"default": "x", "type": "string"},
+    }
+    assert t.parameters["required"] == [name]
+    assert t.validate({name: "3"}) == {name: 3, "other": "x"}
+    assert call_tool(t, {name: 3}) == "3:x"
+    with pytest.raises(ArgumentsError, match=f"`{name}`"):
+        t.validate({name: "three"})
+
+
+def test_docstrings_describe_renamed_parameters() -> None:
+    def f(_x: int) -> int:
+        """F.
+
+        Args:
+            _x: The value.
+        """
+        return _x
+
+    assert tool(f).parameters["properties"]["_x"] == {
+        "description": "The value.",
+        "type": "integer",
+    }
+
+
+def test_an_alias_chosen_by_the_function_is_what_the_model_sends() -> None:
+    def f(a: Annotated[int, Field(alias="alpha")]) -> int:
+        """F."""
+        return a
+
+    t = tool(f)
+    assert list(t.parameters["properties"]) == ["alpha"]
+    assert call_tool(t, {"alpha": 2}) == 2
+
+
+@pytest.mark.parametrize("timeout", [float("nan"), float("inf"), -1.0, 0, True, "5"])
+def test_timeouts_that_cannot_work_are_refused(timeout: Any) -> None:
+    # Regression: nan passed the `timeout <= 0` check and no call could ever finish in time.
+    def f() -> None:
+        """F."""
+
+    with pytest.raises(ToolDefinitionError, match="timeout"):
+        tool(timeout=timeout)(f)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import typing
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -12,8 +14,9 @@ from pydantic import BaseModel
 
 from agentkit import Agent, RunContext, Tool, Toolbox, tool
 from agentkit.errors import ToolDefinitionError
+from agentkit.guardrails import Guardrail, GuardrailContext, Verdict, guardrail
 from agentkit.models import ScriptedModel
-from agentkit.tools import ArgumentsError, serialize_result
+from agentkit.tools import ArgumentsError, ToolOptions, serialize_result
 
 
 def call(name: str, **arguments: Any) -> str:
@@ -114,6 +117,72 @@ def test_a_timeout_must_be_positive() -> None:
 
     with pytest.raises(ToolDefinitionError):
         tool(timeout=0)(f)
+
+
+# -- options ---------------------------------------------------------------------------------------
+
+
+def test_every_option_is_declared_once_and_has_a_default_on_tool() -> None:
+    options = typing.get_type_hints(ToolOptions, localns={"Guardrail": Guardrail})
+    assert set(options) == {
+        "name", "description", "timeout", "strict", "inline", "max_result_chars",
+        "guardrails", "requires_approval", "isolated",
+    }  # fmt: skip
+    for key in options:
+        assert key == "name" or hasattr(Tool, key), key
+
+
+def test_new_options_are_stored_on_the_tool() -> None:
+    @guardrail
+    def no_deletes(text: str, context: GuardrailContext) -> Verdict:
+        return Verdict.block("no") if "DELETE" in text else Verdict.allow()
+
+    def needs_approval(arguments: Mapping[str, Any], context: RunContext[Any]) -> bool:
+        return bool(arguments.get("big"))
+
+    @tool(guardrails=[no_deletes], requires_approval=needs_approval, isolated=True)
+    def sql(query: str, big: bool = False) -> str:
+        """Run SQL."""
+        return query
+
+    assert sql.guardrails == (no_deletes,)
+    assert sql.requires_approval is needs_approval and sql.isolated is True
+    assert (add.guardrails, add.requires_approval, add.isolated) == ((), False, False)
+    box = Toolbox()
+
+    @box.tool(requires_approval=True, inline=True)
+    def ping() -> str:
+        """Answer pong."""
+        return "pong"
+
+    assert ping.requires_approval is True and ping.inline is True and box["ping"] is ping
+    made = Tool.from_schema(OPENAI_ENTRY, guardrails=[no_deletes], timeout=3)
+    assert made.guardrails == (no_deletes,) and made.timeout == 3.0
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"timout": 3}, "unknown tool option 'timout'"),
+        ({"guardrails": "no"}, "guardrails"),
+        ({"guardrails": [object()]}, "guardrails"),
+        ({"requires_approval": "yes"}, "requires_approval"),
+        ({"isolated": 1}, "isolated"),
+        ({"strict": "false"}, "strict"),
+        ({"max_result_chars": 0}, "max_result_chars"),
+        ({"description": 5}, "description"),
+    ],
+)
+def test_options_that_cannot_work_are_refused(options: dict[str, Any], match: str) -> None:
+    def f() -> None:
+        """F."""
+
+    with pytest.raises(ToolDefinitionError, match=match):
+        tool(**options)(f)
+    with pytest.raises(ToolDefinitionError, match=match):
+        Toolbox().tool(**options)(f)
+    with pytest.raises(ToolDefinitionError, match=match):
+        Tool.from_schema(OPENAI_ENTRY, **options)
 
 
 # -- validation ------------------------------------------------------------------------------------
