@@ -1,0 +1,281 @@
+"""`agentkit serve MODULE_OR_FILE:ATTRIBUTE`: an agent as an OpenAI-compatible HTTP service.
+
+The attribute is an `Agent`, or a function without arguments that returns one (called once in
+each worker process). The service is `agentkit.server.create_app` run by uvicorn; on SIGINT or
+SIGTERM it stops accepting connections and lets the runs in flight finish (up to the request
+timeout), then exits 0. Mistakes (a bad target, a missing package, a bad option) exit 2 with a
+one-line message.
+
+Until the `agentkit` command registers it, `python -m agentkit._serve_cli serve ...` runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from agentkit.agent import Agent
+from agentkit.errors import AgentkitError
+
+__all__ = ["add_serve_parser", "load_agent", "main", "run_serve", "worker_app"]
+
+KEY_VARIABLE = "AGENTKIT_SERVE_API_KEY"
+"""The environment variable read for the API key when `--api-key` is not given."""
+_CONFIG_VARIABLE = "AGENTKIT_SERVE_CONFIG"  # how worker processes learn what to serve
+_MIB = 1 << 20
+_EXAMPLES = f"""\
+examples:
+  agentkit serve myproject.agents:support_agent
+  agentkit serve path/to/agent.py:make_agent --port 8080 --workers 2
+  agentkit serve myproject.agents:support_agent --api-key-file key.txt
+
+clients: base_url http://HOST:PORT/v1, model --model-name ('agentkit'), api_key the server's
+  key ('--api-key', '--api-key-file' or ${KEY_VARIABLE}; none: no authorization).
+"""
+
+
+class ServeError(AgentkitError):
+    """A mistake on the command line: reported in one line, exit status 2."""
+
+
+def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the `serve` subcommand to an `argparse` subparsers object; return its parser."""
+    serve: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="serve an agent as an OpenAI-compatible HTTP service",
+        description="Serve an agent over the OpenAI chat-completions protocol "
+        "(/v1/chat/completions, /v1/models, /health).",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument(
+        "target",
+        metavar="MODULE_OR_FILE:ATTRIBUTE",
+        help="an Agent, or a function without arguments returning one",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    keys = serve.add_mutually_exclusive_group()
+    keys.add_argument("--api-key", help=f"require this bearer token (or set ${KEY_VARIABLE})")
+    keys.add_argument("--api-key-file", type=Path, help="read the bearer token from a file")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
+    serve.add_argument("--model-name", default="agentkit", help="the model name clients send")
+    serve.add_argument("--max-concurrency", type=int, default=64, help="runs at once per worker")
+    serve.add_argument("--max-body-bytes", type=int, default=_MIB, help="largest request body")
+    serve.add_argument("--timeout", type=float, default=300.0, help="seconds a run may take")
+    serve.add_argument(
+        "--expose-tool-calls",
+        action="store_true",
+        help="add the calls of each run to replies (agentkit_tool_calls)",
+    )
+    serve.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return serve
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted; the exit status (0 after a graceful shutdown, 2 for a mistake)."""
+    try:
+        return _serve(args)
+    except ServeError as exc:
+        sys.stderr.write(f"agentkit serve: {exc}\n")
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+    except ImportError:
+        raise ServeError(
+            "serving needs uvicorn and Starlette: pip install 'agentkit[serve]'"
+        ) from None
+    config = _config(args)
+    _log_to_stderr(args.log_level)
+    common: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        # In-flight runs are bounded by the request timeout; a little more lets replies go out.
+        "timeout_graceful_shutdown": int(config["request_timeout"]) + 5,
+        "lifespan": "off",
+    }
+    if args.workers == 1:
+        uvicorn.run(_app(config, _api_key(args)), **common)
+        return 0
+    _check_target(config["target"])  # workers import it: only a quick check here
+    os.environ[_CONFIG_VARIABLE] = json.dumps(config)
+    key = _api_key(args)
+    if key is not None:
+        os.environ[KEY_VARIABLE] = key
+    uvicorn.run("agentkit._serve_cli:worker_app", factory=True, workers=args.workers, **common)
+    return 0
+
+
+def worker_app() -> Any:
+    """The app of one worker process (`uvicorn --factory`), configured by the parent."""
+    config = json.loads(os.environ[_CONFIG_VARIABLE])
+    return _app(config, os.environ.get(KEY_VARIABLE) or None)
+
+
+def _config(args: argparse.Namespace) -> dict[str, Any]:
+    checks = {
+        "--port": 0 <= args.port <= 65535,
+        "--workers": args.workers >= 1,
+        "--max-concurrency": args.max_concurrency >= 1,
+        "--max-body-bytes": args.max_body_bytes >= 1,
+        "--timeout": 0 < args.timeout < float("inf"),
+    }
+    for option, ok in checks.items():
+        if not ok:
+            raise ServeError(f"{option} is out of range")
+    return {
+        "target": args.target,
+        "model_name": args.model_name,
+        "max_concurrency": args.max_concurrency,
+        "max_body_bytes": args.max_body_bytes,
+        "request_timeout": args.timeout,
+        "expose_tool_calls": args.expose_tool_calls,
+    }
+
+
+def _app(config: dict[str, Any], api_key: str | None) -> Any:
+    from agentkit.server import create_app
+
+    agent = load_agent(config["target"])
+    options = {k: v for k, v in config.items() if k != "target"}
+    try:
+        return create_app(agent, api_key=api_key, **options)
+    except AgentkitError as exc:
+        raise ServeError(str(exc)) from None
+
+
+def _api_key(args: argparse.Namespace) -> str | None:
+    """The key from `--api-key-file`, `--api-key` or the environment (None: no authorization)."""
+    key: str | None
+    if args.api_key_file is not None:
+        try:
+            key = args.api_key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ServeError(f"cannot read --api-key-file: {type(exc).__name__}") from None
+    else:
+        key = args.api_key if args.api_key is not None else os.environ.get(KEY_VARIABLE)
+    if key is not None and not key.strip():
+        raise ServeError("the API key is empty")
+    return key.strip() if key is not None else None
+
+
+def _log_to_stderr(level: str) -> None:
+    """Show agentkit's own log lines (uvicorn configures only its own loggers)."""
+    logger = logging.getLogger("agentkit")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level.upper())
+
+
+# -- the target ------------------------------------------------------------------------------------
+def _split(target: str) -> tuple[str, str]:
+    where, sep, attribute = target.rpartition(":")
+    if not sep or not where or not attribute.isidentifier():
+        raise ServeError(f"the target must be MODULE_OR_FILE:ATTRIBUTE, got {target!r}")
+    return where, attribute
+
+
+def _is_file(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or os.sep in where
+
+
+def _check_target(target: str) -> None:
+    where, _ = _split(target)
+    if _is_file(where):
+        if not Path(where).is_file():
+            raise ServeError(f"no such file: {where!r}")
+        return
+    _append_cwd()
+    try:
+        found = importlib.util.find_spec(where)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise ServeError(f"cannot import {where!r}: no such module")
+
+
+def load_agent(target: str) -> Agent[Any, Any]:
+    """The agent a `MODULE_OR_FILE:ATTRIBUTE` target names (a factory is called).
+
+    Raises:
+        ServeError: the module or file cannot be loaded, or the attribute is not an Agent or a
+            function returning one.
+    """
+    where, attribute = _split(target)
+    module = _load_file(where) if _is_file(where) else _import(where)
+    try:
+        found = getattr(module, attribute)
+    except AttributeError:
+        raise ServeError(f"{where!r} has no attribute {attribute!r}") from None
+    if isinstance(found, Agent):
+        return found
+    if not callable(found):
+        raise ServeError(f"{target} is a {type(found).__name__}, not an Agent or a factory")
+    try:
+        made = found()
+    except Exception as exc:
+        raise ServeError(f"{target}() failed: {type(exc).__name__}: {exc}") from None
+    if not isinstance(made, Agent):
+        raise ServeError(f"{target}() returned a {type(made).__name__}, not an Agent")
+    return made
+
+
+def _append_cwd() -> None:
+    """Find modules of the current directory, after every installed library (never first)."""
+    here = os.getcwd()
+    if here not in (os.path.abspath(p or ".") for p in sys.path):
+        sys.path.append(here)
+
+
+def _import(name: str) -> Any:
+    _append_cwd()
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
+            raise ServeError(f"cannot import {name!r}: no such module") from None
+        raise ServeError(f"cannot import {name!r}: {exc}") from None
+    except Exception as exc:  # the module itself failed: one line, never a traceback
+        raise ServeError(f"cannot import {name!r}: {type(exc).__name__}: {exc}") from None
+
+
+def _load_file(where: str) -> Any:
+    path = Path(where).expanduser()
+    if not path.is_file():
+        raise ServeError(f"no such file: {where!r}")
+    name = "_agentkit_serve_" + "".join(c if c.isalnum() else "_" for c in path.stem)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ServeError(f"cannot load {where!r} as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        del sys.modules[name]
+        raise ServeError(f"cannot load {where!r}: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m agentkit._serve_cli serve ...`: the subcommand on its own."""
+    parser = argparse.ArgumentParser(prog="agentkit")
+    add_serve_parser(parser.add_subparsers(dest="command", required=True))
+    return run_serve(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Serve an `Agent` as an OpenAI-compatible HTTP service (`pip install 'agentkit[serve]'`).
+
+`create_app(agent)` returns an ASGI app (Starlette) with:
+
+- `POST /v1/chat/completions`: each request is one independent run of the agent over the
+  messages it sends (the protocol is stateless). The agent's tools run on the server; the reply
+  is the final answer, plainly or as a server-sent-event stream, with `usage` (every model turn
+  of the run). `response_format` (`json_object`, or `json_schema`) makes the answer structured
+  output: the agent states the schema to its model and retries answers that do not match.
+- `GET /v1/models` (and `/v1/models/{id}`): the one model name the app serves.
+- `GET /health`: `{"status": "ok"}`, never behind the API key.
+
+`agentkit serve MODULE:ATTRIBUTE` runs it with uvicorn; mount it in an existing Starlette or
+FastAPI app with `Mount("/agent", app=create_app(agent))` (see `examples/embedded_service.py`).
+
+Requests:
+- Messages may be `system` (or `developer`) first, then `user`, `assistant` (with `tool_calls`)
+  and `tool` messages; text content only. A tool message answers a call of the assistant
+  message just before it; the last message is the user's or a tool's.
+- **System messages.** An agent with a `system_prompt` keeps it: a client's system message is
+  refused (400) unless it is that exact text. An agent without one uses the client's.
+- Sampling fields (`temperature`, `max_tokens`, `stop`...) are accepted and ignored: the served
+  agent's model settings apply. A request cannot add `tools`, ask for `n > 1` or `logprobs`
+  (400), nor name another model (404).
+
+Replies:
+- A streamed reply sends a role chunk once the run has started, keep-alive comments while it
+  works, then the answer as one content chunk when the run has it (after output guardrails:
+  the raw model text, call syntax included, is never streamed), the finish chunk, a usage chunk
+  if `stream_options.include_usage`, and `[DONE]`.
+- With `expose_tool_calls=True`, the message (or a stream chunk's delta, as each call ends)
+  carries `agentkit_tool_calls`: each call's `id`, `name`, `arguments`, `content` (what the
+  model saw) and `error`. Official clients ignore the field (`message.model_extra` shows it).
+
+Errors come in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: 400 bad input
+(`UsageError` too), 400 with type `content_filter` for an input guardrail's block, 401 without
+the API key, 404 another model, 413 a body past `max_body_bytes`, 422 `MaxStepsExceeded` or
+`RetriesExhausted` (with their message), 429 past `max_concurrency` (with `Retry-After`),
+502 `ModelError`, 504 past `request_timeout`, 500 otherwise; never a traceback (the server logs
+the details under the request id). An output or tool guardrail's block is a normal reply with
+`finish_reason: "content_filter"` and no content. After a stream has started, an error comes
+as a last `data: {"error": ...}` event. A client that disconnects cancels its run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from agentkit._server_app import ChatEndpoint, Limits
+from agentkit._server_wire import ApiError, error_body
+from agentkit.agent import Agent
+from agentkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+__all__ = ["create_app"]
+
+_MIB = 1 << 20
+INSTALL_HINT = "pip install 'agentkit[serve]'"
+
+
+def create_app(
+    agent: Agent[Any, Any] | Callable[[], Agent[Any, Any]],
+    *,
+    model_name: str = "agentkit",
+    api_key: str | None = None,
+    max_body_bytes: int = _MIB,
+    max_concurrency: int = 64,
+    request_timeout: float = 300.0,
+    keepalive: float = 15.0,
+    retry_after: int = 1,
+    expose_tool_calls: bool = False,
+) -> Starlette:
+    """The ASGI app that serves `agent` over the OpenAI chat-completions protocol.
+
+    Args:
+        agent: the agent, or a function without arguments that returns one (called now).
+        model_name: the model name clients send (and `/v1/models` lists).
+        api_key: if given, every request but `/health` needs `Authorization: Bearer <api_key>`
+            (compared in constant time).
+        max_body_bytes: the largest request body; larger ones get 413.
+        max_concurrency: runs at once; a request past it gets 429 with `Retry-After`.
+        request_timeout: seconds a run may take (a streamed one included); then 504, or an
+            error event once a stream has started.
+        keepalive: seconds of silence after which a stream sends a keep-alive comment.
+        retry_after: the seconds `Retry-After` asks a refused client to wait.
+        expose_tool_calls: add `agentkit_tool_calls` to replies.
+
+    Raises:
+        UsageError: Starlette is not installed, `agent` is not an Agent, or an option is out of
+            range.
+
+    Example:
+        >>> from agentkit.models import ScriptedModel
+        >>> app = create_app(Agent(ScriptedModel(lambda request: "Hello.")), model_name="hello")
+        >>> [route.path for route in app.routes]
+        ['/v1/chat/completions', '/v1/models', '/v1/models/{model_id}', '/health']
+    """
+    try:
+        from starlette.applications import Starlette
+        from starlette.routing import Route
+    except ImportError:
+        raise UsageError(f"serving needs Starlette: {INSTALL_HINT}") from None
+    served = _agent(agent)
+    limits = Limits(
+        model_name=_name(model_name),
+        api_key=_key(api_key),
+        max_body_bytes=_count("max_body_bytes", max_body_bytes),
+        max_concurrency=_count("max_concurrency", max_concurrency),
+        request_timeout=_seconds("request_timeout", request_timeout),
+        keepalive=_seconds("keepalive", keepalive),
+        retry_after=_count("retry_after", retry_after),
+        expose_tool_calls=bool(expose_tool_calls),
+    )
+    chat = ChatEndpoint(served, limits)
+    info = _Info(limits, chat)
+    app = Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/models", info.models, methods=["GET"]),
+            Route("/v1/models/{model_id:path}", info.model, methods=["GET"]),
+            Route("/health", info.health, methods=["GET"]),
+        ]
+    )
+    app.state.agentkit = chat
+    return app
+
+
+class _Info:
+    """The small read-only endpoints."""
+
+    def __init__(self, limits: Limits, chat: ChatEndpoint) -> None:
+        self.limits = limits
+        self.chat = chat
+        self.created = int(time.time())
+
+    async def models(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        denied = await self._denied(request)
+        if denied is not None:
+            return denied
+        return JSONResponse({"object": "list", "data": [self._entry()]})
+
+    async def model(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        denied = await self._denied(request)
+        if denied is not None:
+            return denied
+        name = request.path_params["model_id"]
+        if name != self.limits.model_name:
+            message = f"the model {name!r} does not exist here"
+            error = error_body(message, "invalid_request_error", "model_not_found", "model")
+            return JSONResponse(error, status_code=404)
+        return JSONResponse(self._entry())
+
+    async def health(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        return JSONResponse({"status": "ok", "active": self.chat.active})
+
+    def _entry(self) -> dict[str, Any]:
+        name = self.limits.model_name
+        return {"id": name, "object": "model", "created": self.created, "owned_by": "agentkit"}
+
+    async def _denied(self, request: Request) -> Response | None:
+        from starlette.responses import JSONResponse
+
+        try:
+            self.chat.authorize(request.scope)
+        except ApiError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+        return None
+
+
+def _agent(agent: object) -> Agent[Any, Any]:
+    if isinstance(agent, Agent):
+        return agent
+    if callable(agent):
+        made = agent()
+        if isinstance(made, Agent):
+            return made
+        raise UsageError(f"the agent factory returned a {type(made).__name__}, not an Agent")
+    raise UsageError(f"create_app needs an Agent or a function returning one, not {agent!r:.80}")
+
+
+def _name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise UsageError("model_name must be a non-empty string")
+    return name
+
+
+def _key(key: object) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key.strip():
+        raise UsageError("api_key must be a non-empty string (or None for no authorization)")
+    stripped = key.strip()
+    if any(ord(c) < 0x21 or ord(c) > 0x7E for c in stripped):
+        raise UsageError(
+            "api_key must be printable ASCII without spaces (an HTTP header carries it)"
+        )
+    return stripped
+
+
+def _count(name: str, value: object) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise UsageError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value <= 0:  # type: ignore[operator]
+        raise UsageError(f"{name} must be a finite number of seconds > 0, got {value!r}")
+    return float(value)  # type: ignore[arg-type]
