@@ -191,7 +191,7 @@ def _to_text(value: Any, max_chars: int) -> str:
         return _json(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _json(value)
-    return _str(value)
+    return str(value)
 
 
 def _json(value: Any) -> str:
@@ -199,7 +199,7 @@ def _json(value: Any) -> str:
     try:
         return json.dumps(value, default=_jsonable, ensure_ascii=False, separators=(",", ":"))
     except (ValueError, TypeError):  # circular, an integer over the digit limit, odd keys
-        return _str(value)
+        return str(value)
 
 
 def _jsonable(value: Any) -> Any:
@@ -207,11 +207,7 @@ def _jsonable(value: Any) -> Any:
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-    return to_jsonable_python(value, fallback=_str)
-
-
-def _str(value: Any) -> str:
-    return str(value)  # may raise anything: the callers contain it
+    return to_jsonable_python(value, fallback=str)
 
 
 def _safe_str(value: object) -> str:

@@ -204,3 +204,14 @@ def test_arguments_nested_too_deeply_are_an_arguments_error() -> None:
         value = [value]
     with pytest.raises(ArgumentsError, match="nested too deeply"):
         t.validate({"a": value})
+
+
+def test_unevaluated_properties_with_pattern_properties_are_refused() -> None:
+    parameters = obj({}, patternProperties={"^x": {}}, unevaluatedProperties=False)
+    with pytest.raises(ToolDefinitionError, match="unevaluatedProperties"):
+        Tool.from_schema(entry(parameters))
+
+
+def test_a_nested_id_is_refused() -> None:
+    with pytest.raises(ToolDefinitionError, match=r"\$id"):
+        Tool.from_schema(entry(obj({"a": {"$id": "http://example.com/a", "type": "string"}})))
