@@ -1,30 +1,36 @@
-"""Property-based fuzzing: no input crashes the parser or the loop.
+"""Fuzzing: no model reply crashes or stalls the parser, the streaming scanner or the loop.
 
 Every model reply ends as a call, a parse error (a retry) or a final answer, and every run ends
-with a `RunResult` or a typed `AgentkitError`. Inputs that are known to crash today are pinned as
-strict xfails at the bottom, so the properties above stay green and the bugs stay visible.
+with a `RunResult` or a typed `AgentkitError`. Hypothesis properties cover arbitrary and
+JSON-like text; the hostile classes of `bench/fuzz.py` (deep nesting, huge replies, many
+objects, surrogates, unterminated strings and tags, mixed formats, 10k calls, noise) run here
+with a few small inputs each, and there at any count and seed. Replies that once crashed are
+kept at the bottom as regressions.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import random
+import time
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from agentkit import Agent, Message, RunResult, tool
 from agentkit.errors import MaxStepsExceeded, RetriesExhausted
-from agentkit.formats import HermesFormat, StableLMFormat, parse_reply
+from agentkit.formats import HermesFormat, SmolLM2Format, StableLMFormat, parse_reply
 from agentkit.models import ModelRequest, ScriptedModel
+from bench.fuzz import CLASSES, check_parse, fuzz_one
 
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-RUN_FUZZ = settings(FUZZ, max_examples=100)
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+RUN_FUZZ = settings(FUZZ, max_examples=80)
 TOOLS = ("add", "echo", "boom")
-# Markers the parser treats as call wrappers; inside JSON strings they are a known bug (below).
+# Markers the parser treats as call wrappers; inside JSON strings they are data.
 MARKERS = ("<tool_call>", "</tool_call>", "<|python_tag|>", "[TOOL_CALLS]", "<functioncall>")
 
 # -- strategies ------------------------------------------------------------------------------------
@@ -113,10 +119,6 @@ def check_shape(text: str) -> None:
     assert reply.is_final == (not reply.calls and not reply.errors)
 
 
-def no_markers(value: Any) -> bool:
-    return not any(marker in json.dumps(value) for marker in MARKERS)
-
-
 # -- the parser ------------------------------------------------------------------------------------
 
 
@@ -136,11 +138,10 @@ def test_parse_reply_never_raises_on_jsonish_text(text: str) -> None:
 
 
 @FUZZ
-@given(any_reply)
-def test_formats_never_raise(text: str) -> None:
-    for fmt in (StableLMFormat(), HermesFormat()):
-        reply = fmt.parse(text, tool_names=TOOLS)
-        assert reply.is_final == (not reply.calls and not reply.errors)
+@given(any_reply, st.randoms(use_true_random=False))
+def test_formats_and_their_scanners_never_raise(text: str, rng: random.Random) -> None:
+    for fmt in (StableLMFormat(), HermesFormat(), SmolLM2Format()):
+        check_parse(fmt, text, rng)  # the scanner, fed random pieces, ends where parse does
 
 
 @FUZZ
@@ -149,7 +150,6 @@ def test_formats_never_raise(text: str) -> None:
     st.sampled_from(["json", "python", "fence", "prose", "tags", "objects"]),
 )
 def test_complete_calls_are_found(items: list[tuple[str, dict[str, Any]]], style: str) -> None:
-    assume(no_markers(items))
     objects = [{"name": n, "arguments": a} for n, a in items]
     if style == "python":
         text = repr(objects)
@@ -173,7 +173,6 @@ def test_complete_calls_are_found(items: list[tuple[str, dict[str, Any]]], style
 def test_truncated_calls_are_never_final_answers(
     name: str, arguments: dict[str, Any], style: str, data: st.DataObject
 ) -> None:
-    assume(no_markers([name, arguments]))
     text = render([{"name": name, "arguments": arguments}], style)
     # Cut anywhere after `[{"name":`, the first point where the reply is surely a call.
     start = text.index(":") + 1
@@ -271,7 +270,31 @@ def test_concurrent_fuzzed_runs_stay_isolated(runs: int) -> None:
     assert [r.output for r in asyncio.run(main())] == [f"got n{i}" for i in range(runs)]
 
 
-# -- known crashes, pinned -------------------------------------------------------------------------
+# -- hostile replies, per class --------------------------------------------------------------------
+
+HOSTILE_SIZE = 20_000  # bench/fuzz.py goes to 1 MB; here a few small inputs per class
+PER_INPUT_SECONDS = 30.0  # generous: a quadratic scan of these sizes takes minutes
+
+
+@pytest.mark.parametrize("name", list(CLASSES))
+def test_hostile_replies_never_crash_or_hang(name: str) -> None:
+    count = 1 if name == "10k calls" else 3
+    for seed in range(count):
+        start = time.perf_counter()
+        crash = fuzz_one(CLASSES[name], seed, HOSTILE_SIZE, loop=True)
+        assert crash == "", crash
+        assert time.perf_counter() - start < PER_INPUT_SECONDS
+
+
+def test_a_reply_past_the_size_limit_is_a_failed_turn() -> None:
+    huge = '[{"name": "echo", "arguments": {"text": "' + "x" * 1_000_000 + '"}}]'
+    model = ScriptedModel([huge, "Done."])
+    result = Agent(model, tools=[echo], max_retries=1).run("Go")
+    assert result.output == "Done." and result.tool_calls == []
+    assert "too long" in model.requests[1].transcript[-1].content
+
+
+# -- replies that once crashed ---------------------------------------------------------------------
 
 CRASHES = [
     pytest.param(
@@ -282,13 +305,21 @@ CRASHES = [
     pytest.param("[{'name': 'echo', 'arguments': {'text': b'x'}}]", id="bytes: TypeError"),
     pytest.param("[{'name': 'add', 'arguments': {'a': {1}, 'b': 2}}]", id="set: TypeError"),
     pytest.param("[{'name': 'add', 'arguments': {'a': 1j, 'b': 2}}]", id="complex: TypeError"),
+    pytest.param(
+        '[{"name": "add", "arguments": {"a": ' + "[" * 500 + "]" * 500 + "}}]",
+        id="500 levels: RecursionError",
+    ),
+    pytest.param('[{"name": "echo", "arguments": {"text": "\\ud800"}}]', id="lone surrogate"),
 ]
 
 
 @pytest.mark.parametrize("reply", CRASHES)
-def test_known_crashing_replies_are_failed_turns(reply: str) -> None:
+def test_once_crashing_replies_end_in_a_result(reply: str) -> None:
     agent = Agent(ScriptedModel([reply, "Done."]), tools=[add, echo], max_retries=1)
-    assert isinstance(run_outcome(agent, "Go"), RunResult)
+    outcome = run_outcome(agent, "Go")
+    assert isinstance(outcome, RunResult)
+    for message in outcome.messages:
+        message.model_dump_json()
 
 
 @pytest.mark.parametrize("text", ['[{"name"', '{"name"', "[{'name'", 'Sure: [{"name"'])
