@@ -8,11 +8,15 @@ it in random pieces. A *crash* is any exception other than agentkit's own errors
 invariant (a call that does not serialise, the scanner disagreeing with `parse`, too many
 errors); a *hang* is an input that takes longer than `--hang` seconds.
 
+Before the fuzzing it prints parse time against reply size (10 KB to 1 MB) for the shapes that
+used to be quadratic, parsed whole and streamed in 4-character deltas.
+
 Usage:
     python bench/fuzz.py                         # 100 inputs per class, seed 0
     python bench/fuzz.py --count 1000 --seed 7   # rerun anyone's figures with their seed
     python bench/fuzz.py --size 1000000          # replies up to 1 MB (default 200 KB)
     python bench/fuzz.py --no-loop               # parser and scanner only
+    python bench/fuzz.py --count 0               # the scaling table only
 
 tests/test_fuzz.py runs the same generators with fewer, smaller inputs.
 """
@@ -303,8 +307,59 @@ def run_class(
         if crash:
             crashes += 1
             first = first or crash
-    return {"class": name, "inputs": count, "crashes": crashes, "hangs": hangs,
-            "worst_s": worst, "seed": seed, "first_crash": first}  # fmt: skip
+    return {
+        "class": name,
+        "inputs": count,
+        "crashes": crashes,
+        "hangs": hangs,
+        "worst_s": worst,
+        "seed": seed,
+        "first_crash": first,
+    }
+
+
+SHAPES: dict[str, str] = {
+    "<tool_call>{}</tool_call>": "<tool_call>{}</tool_call>",
+    "prose + objects": 'I think {"name": "Bob"} is right. ',
+    "unclosed lists": '[{"name": "Bob"} ',
+    "one call per line": '{"name": "add", "arguments": {"a": 1, "b": 2}}\n',
+    "one big call": "",
+}
+
+
+def shaped(shape: str, size: int) -> str:
+    unit = SHAPES[shape]
+    if not unit:
+        return json.dumps([{"name": "echo", "arguments": {"text": "{[x]} " * ((size - 60) // 6)}}])
+    return unit * (size // len(unit))
+
+
+def timed(work: Callable[[], object]) -> float:
+    start = time.process_time()
+    work()
+    return time.process_time() - start
+
+
+def streamed(fmt: ToolFormat, text: str, step: int = 4) -> None:
+    scanner = fmt.stream_scanner(TOOL_NAMES)
+    for i in range(0, len(text), step):
+        scanner.feed(text[i : i + step])
+    scanner.finish()
+
+
+def scaling(sizes: list[int]) -> None:
+    """Print CPU seconds to parse each shape at each size, whole and streamed."""
+    fmt = HermesFormat()
+    print(f"{'shape':<26} {'size':>9} {'parse s':>8} {'stream s':>8} {'calls':>6} {'errors':>6}")
+    for shape in SHAPES:
+        for size in sizes:
+            text = shaped(shape, size)
+            whole = timed(lambda: fmt.parse(text, tool_names=TOOL_NAMES))  # noqa: B023
+            stream = timed(lambda: streamed(fmt, text))  # noqa: B023
+            reply = fmt.parse(text, tool_names=TOOL_NAMES)
+            print(f"{shape:<26} {len(text):>9,} {whole:>8.3f} {stream:>8.3f} "
+                  f"{len(reply.calls):>6} {len(reply.errors):>6}", flush=True)  # fmt: skip
+    print()
 
 
 def main() -> int:
@@ -315,7 +370,12 @@ def main() -> int:
     parser.add_argument("--hang", type=float, default=10.0, help="seconds that count as a hang")
     parser.add_argument("--no-loop", action="store_true", help="parser and scanner only")
     parser.add_argument("--classes", nargs="*", default=list(CLASSES), choices=list(CLASSES))
+    parser.add_argument("--no-scaling", action="store_true", help="skip the size table")
     args = parser.parse_args()
+    if not args.no_scaling:
+        scaling([10_000, 100_000, 1_000_000])
+    if args.count <= 0:
+        return 0
     print(f"{'class':<14} {'inputs':>6} {'crashes':>7} {'hangs':>5} {'worst s':>8} {'seed':>5}")
     rows = []
     for name in args.classes:
