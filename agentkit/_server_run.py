@@ -1,9 +1,9 @@
 """One request's run and its reply: watched for the client leaving and for the time limit.
 
-A streamed reply starts once the run's first event is in (so that a request the agent refuses
-still gets its own status), then sends keep-alive comments while the run works, tool progress
-if the server exposes it, and the answer when the run has it: the raw model text (call syntax
-included) is never streamed.
+A streamed reply starts when it has something to send: the answer, tool progress (if the
+server exposes it), or a keep-alive comment after `keepalive` seconds of silence. So a run that
+fails before then (a guardrail's block, `MaxStepsExceeded`) still gets its own status; later,
+the error is the stream's last event. The raw model text (call syntax included) is never sent.
 """
 
 from __future__ import annotations
@@ -98,15 +98,14 @@ class Reply:
         pending = asyncio.create_task(_next(events))
         try:
             while True:
-                while not await watch.wait(
-                    pending, tick=self.limits.keepalive if stream.started else None
-                ):
+                while not await watch.wait(pending, tick=self.limits.keepalive):
+                    await self._start(stream)
                     await self._body(_KEEPALIVE)
                 event = pending.result()
-                if not stream.started:
-                    await self._start_stream()
-                    stream.started = True
-                for data in stream.chunks(event):
+                chunks = stream.chunks(event)
+                if chunks:
+                    await self._start(stream)
+                for data in chunks:
                     await self._body(data)
                 if event is None or isinstance(event, FinalEvent):
                     await self._body(b"", more=False)
@@ -147,6 +146,12 @@ class Reply:
 
     async def _send_error(self, error: ApiError) -> None:
         await send_json(self.send, error.status, error.body(), self.request_id, error.headers)
+
+    async def _start(self, stream: _EventChunks) -> None:
+        """Send the status and the role chunk, once: when there is a first thing to send."""
+        if not stream.started:
+            stream.started = True
+            await self._start_stream()
 
     async def _start_stream(self) -> None:
         headers = [

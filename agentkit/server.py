@@ -24,10 +24,11 @@ Requests:
   (400), nor name another model (404).
 
 Replies:
-- A streamed reply sends a role chunk once the run has started, keep-alive comments while it
-  works, then the answer as one content chunk when the run has it (after output guardrails:
-  the raw model text, call syntax included, is never streamed), the finish chunk, a usage chunk
-  if `stream_options.include_usage`, and `[DONE]`.
+- A streamed reply starts when it has something to send (until then a failed run gets its own
+  status): a role chunk, keep-alive comments while the run works, then the answer as one content
+  chunk when the run has it (after output guardrails: the raw model text, call syntax included,
+  is never streamed), the finish chunk, a usage chunk if `stream_options.include_usage`, and
+  `[DONE]`.
 - With `expose_tool_calls=True`, the message (or a stream chunk's delta, as each call ends)
   carries `agentkit_tool_calls`: each call's `id`, `name`, `arguments`, `content` (what the
   model saw) and `error`. Official clients ignore the field (`message.model_extra` shows it).
@@ -100,7 +101,7 @@ def create_app(
         >>> from agentkit.models import ScriptedModel
         >>> app = create_app(Agent(ScriptedModel(lambda request: "Hello.")), model_name="hello")
         >>> [route.path for route in app.routes]
-        ['/v1/chat/completions', '/v1/models', '/v1/models/{model_id}', '/health']
+        ['/v1/chat/completions', '/v1/models', '/v1/models/{model_id:path}', '/health']
     """
     try:
         from starlette.applications import Starlette

@@ -1,0 +1,185 @@
+"""Helpers for the server tests: a served agent, and servers in this event loop or in a process.
+
+This file is also a serve target: `agentkit serve tests/test_server_support.py:make_agent`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from agentkit import Agent, tool
+from agentkit.models import ModelRequest, ScriptedModel
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve()
+_ADD = re.compile(r"add (-?\d+) (-?\d+)")
+
+
+@tool
+def add(a: int, b: int) -> int:
+    """Add two integers."""
+    return a + b
+
+
+def reply(request: ModelRequest) -> str:
+    """`add A B` -> a call of `add`; its result -> `A + B = R`; anything else is echoed.
+
+    Every answer depends only on its own request, so answers show any cross-talk.
+    """
+    last = request.transcript[-1]
+    if last.role == "tool":
+        call = request.transcript[-2].tool_calls[0]
+        return f"{call.arguments['a']} + {call.arguments['b']} = {last.content}"
+    match = _ADD.fullmatch(last.content.strip())
+    if match:
+        arguments = {"a": int(match[1]), "b": int(match[2])}
+        return json.dumps([{"name": "add", "arguments": arguments}])
+    return f"echo: {last.content}"
+
+
+async def slow_reply(request: ModelRequest) -> str:
+    """Like `reply`, but a prompt `slow` waits for the file `$AGENTKIT_TEST_RELEASE` to exist.
+
+    It says on stderr when it starts waiting, so that a test can act while the run is in flight.
+    """
+    if request.transcript[-1].content == "slow":
+        sys.stderr.write("RUN STARTED\n")
+        sys.stderr.flush()
+        release = Path(os.environ["AGENTKIT_TEST_RELEASE"])
+        for _ in range(600):  # at most 30 s
+            if release.exists():
+                return "finished after the release"
+            await asyncio.sleep(0.05)
+        return "never released"
+    return reply(request)
+
+
+def make_agent() -> Agent[Any, Any]:
+    """The served agent of the tests (a factory, as `agentkit serve` accepts)."""
+    return Agent(ScriptedModel(reply), tools=[add])
+
+
+def make_slow_agent() -> Agent[Any, Any]:
+    """An agent whose `slow` prompt waits to be released."""
+    return Agent(ScriptedModel(slow_reply), tools=[add])
+
+
+agent = make_agent()
+
+
+# -- a server in this event loop -------------------------------------------------------------------
+@contextlib.asynccontextmanager
+async def serving(app: Any) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn in the running loop; yield its base URL (`.../v1`).
+
+    The socket listens before the server starts, so requests can be sent at once.
+    """
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", backlog=512)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+        sock.close()
+
+
+# -- a server in a process -------------------------------------------------------------------------
+@functools.cache
+def serve_command() -> tuple[str, ...]:
+    """`python -m agentkit serve` once the command line has it, else the subcommand's module."""
+    done = subprocess.run(
+        [sys.executable, "-m", "agentkit", "serve", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode == 0 and "MODULE_OR_FILE:ATTRIBUTE" in done.stdout:
+        return (sys.executable, "-m", "agentkit", "serve")
+    return (sys.executable, "-m", "agentkit._serve_cli", "serve")
+
+
+class ServerProcess:
+    """`agentkit serve` in a subprocess on a free port; its stderr read as it comes."""
+
+    def __init__(self, target: str, *options: str, env: dict[str, str] | None = None) -> None:
+        command = [*serve_command(), target, "--port", "0", "--log-level", "info", *options]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.log: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        found = self.wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
+        self.base_url = f"http://127.0.0.1:{found[1]}/v1"
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.put(line)
+
+    def wait_for(self, pattern: str, timeout: float = 60) -> re.Match[str]:
+        """The first line of stderr (from here on) that matches `pattern`."""
+        compiled = re.compile(pattern)
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"no {pattern!r} in: {''.join(self.log)[-3000:]}") from None
+            self.log.append(line)
+            found = compiled.search(line)
+            if found:
+                return found
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, then the exit status."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            self.stop()
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@contextlib.contextmanager
+def served(target: str = f"{HERE}:make_agent", *options: str) -> Iterator[ServerProcess]:
+    """`agentkit serve target` running for the block."""
+    with ServerProcess(target, *options) as server:
+        yield server
