@@ -137,6 +137,29 @@ def test_classifier_from_a_callable() -> None:
     assert rail.check("See you at 5").action == "allow"
 
 
+def test_long_texts_are_classified_window_by_window() -> None:
+    seen: list[int] = []
+
+    def classify(text: str) -> Any:
+        seen.append(len(text))
+        return ("spam", 0.95 if "free cruise" in text else 0.05)
+
+    text = "Dear customer, thank you for your order. " * 60 + "Win a free cruise now!"
+    assert ClassifierGuardrail(classify, {"spam": "block"}).check(text).action == "block"
+    assert max(seen) <= 1000 and len(seen) > 2
+    whole = ClassifierGuardrail(classify, {"spam": "block"}, window=None)
+    assert whole.check(text).action == "block"
+    assert seen[-1] == len(text)
+    with pytest.raises(UsageError):
+        ClassifierGuardrail(classify, {"spam": "block"}, window=0)
+
+
+@pytest.mark.model
+def test_a_pipeline_truncates_a_window_with_too_many_tokens(toxicity_model: Path) -> None:
+    rail = ClassifierGuardrail(str(toxicity_model), {"toxic": "block"}, window=None)
+    assert rail.check("Thank you for the lovely dinner. " * 200).action == "allow"
+
+
 def test_most_severe_label_wins() -> None:
     rail = ClassifierGuardrail(
         lambda t: {"mild": 0.99, "severe": 0.6}, {"mild": "redact", "severe": "block"}

@@ -7,6 +7,7 @@ import pytest
 from agentkit.errors import UsageError
 from agentkit.guardrails import GuardrailContext, PIIGuardrail
 from agentkit.guardrails._pii_detect import iban_valid, luhn_valid
+from agentkit.guardrails.pii import PII_ENTITIES
 
 PII = PIIGuardrail()
 
@@ -45,6 +46,7 @@ def test_pii_is_redacted_with_typed_placeholders(text: str, redacted: str) -> No
     [
         "Order #123456789012 shipped on 2024-05-17, total $1,299.00.",
         "Order number 4111111111111112 (not a valid card: Luhn fails).",
+        "Your order no. 4111 1111 1111 1111 shipped (Luhn-valid, but an order number).",
         "Reference 4521-7789-12, invoice 2024-000123, tracking 1Z999AA10123456784.",
         "Meeting on 05.12.2024 at 10:30:15 in room 301; version 1.2.3.",
         "Population 8,336,817; ISBN 978-3-16-148410-0; SKU 00012345678.",
@@ -99,7 +101,11 @@ def test_presidio_finds_names_places_and_addresses() -> None:
     verdict = rail.check(
         "My name is John Smith, I live at 42 Baker Street, London; mail john@example.com."
     )
-    assert verdict.text == "My name is <PERSON>, I live at <ADDRESS>, <LOCATION>; mail <EMAIL>."
+    assert verdict.text == "My name is <PERSON>, I live at <ADDRESS>, London; mail <EMAIL>."
+    with_places = PIIGuardrail([*PII_ENTITIES, "PERSON", "LOCATION"], backend="presidio")
+    assert with_places.check("Sarah Connor moved from Paris to Berlin.").text == (
+        "<PERSON> moved from <LOCATION> to <LOCATION>."
+    )
     assert PIIGuardrail(backend="presidio").check("I have 2 dogs on the way home.").action == (
         "allow"
     )

@@ -52,6 +52,12 @@ _PHONE_KEYWORD = re.compile(
     r"(?<![\w+])(\+?\d{9,15})(?!\w)"
 )
 _ALL_DIGITS = re.compile(r"\d")
+# Words that name a number as something else than a card: "order number 4000...".
+_NOT_A_CARD = re.compile(
+    r"\b(?:order|invoice|tracking|shipment|parcel|serial|ticket|reference|ref|batch|sku|isbn|"
+    r"booking|confirmation)\b\W*(?:(?:number|no|nr|id|code)\b\W*)?$",
+    re.IGNORECASE,
+)
 
 
 def luhn_valid(digits: str) -> bool:
@@ -95,10 +101,16 @@ def find_emails(text: str) -> Iterator[Span]:
 
 
 def find_cards(text: str) -> Iterator[Span]:
-    """Payment card numbers: 13 to 19 digits, a known first digit (2 to 6), Luhn-valid."""
+    """Payment card numbers: 13 to 19 digits, a known first digit (2 to 6), Luhn-valid.
+
+    A number right after a word such as "order", "invoice" or "tracking" (and "number") is
+    taken for what that word says.
+    """
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
-        if digits[0] in "23456" and luhn_valid(digits):
+        if digits[0] not in "23456" or not luhn_valid(digits):
+            continue
+        if not _NOT_A_CARD.search(text, max(0, m.start() - 30), m.start()):
             yield Span(m.start(), m.end(), "CREDIT_CARD")
 
 

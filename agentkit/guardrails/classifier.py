@@ -10,7 +10,7 @@ from typing import Any
 from agentkit.errors import ModelNotAvailableError, UsageError
 from agentkit.guardrails._base import Action, BaseGuardrail, GuardrailContext, Verdict
 
-__all__ = ["ClassifierGuardrail", "label_scores", "load_pipeline"]
+__all__ = ["ClassifierGuardrail", "label_scores", "load_pipeline", "windows"]
 
 Classifier = Callable[[str], Any]
 
@@ -84,6 +84,29 @@ def label_scores(output: Any) -> dict[str, float]:
 _SEVERITY = {"allow": 0, "redact": 1, "block": 2}
 
 
+def windows(text: str, size: int | None) -> list[str]:
+    """`text` in pieces of at most `size` characters overlapping by a fifth, cut at spaces.
+
+    Example:
+        >>> windows("one two three four five six", 12)
+        ['one two', 'two three', 'three four', 'four five', 'five six']
+    """
+    if size is None or len(text) <= size:
+        return [text]
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            space = text.rfind(" ", start + size // 2, end)
+            end = space if space > start else end
+        pieces.append(text[start:end].strip())
+        if end >= len(text):
+            break
+        back = text.rfind(" ", start, end - size // 5)
+        start = back + 1 if back > start else end
+    return [p for p in pieces if p]
+
+
 class ClassifierGuardrail(BaseGuardrail):
     """Blocks (or redacts) a text when a classifier gives a flagged label a high enough score.
 
@@ -96,10 +119,14 @@ class ClassifierGuardrail(BaseGuardrail):
         threshold: the least score for a label's action, one for all or one per label.
         replacement: the whole text's replacement when a label calls for `"redact"`.
         category: the verdicts' category (the label by default).
+        window: texts longer than this many characters are classified in overlapping
+            windows (cut at spaces), each label taking its highest score, so that nothing
+            is truncated away; None classifies the whole text at once. A pipeline is also
+            called with `truncation=True`.
         name: the guardrail's name.
 
     Raises:
-        UsageError: no label to act on, or a bad action.
+        UsageError: no label to act on, a bad action or a bad window.
 
     Example:
         >>> spam = ClassifierGuardrail(lambda t: ("spam", 0.93 if "WIN" in t else 0.02),
@@ -118,9 +145,12 @@ class ClassifierGuardrail(BaseGuardrail):
         threshold: float | Mapping[str, float] = 0.5,
         replacement: str = "[REMOVED]",
         category: str | None = None,
+        window: int | None = 1000,
         name: str | None = None,
     ) -> None:
         super().__init__(name=name)
+        if window is not None and window < 10:
+            raise UsageError(f"window must be at least 10 characters (or None), got {window}")
         bad = {label: a for label, a in actions.items() if a not in _SEVERITY}
         if bad:
             raise UsageError(f"actions must be 'block', 'redact' or 'allow', got {bad}")
@@ -136,16 +166,24 @@ class ClassifierGuardrail(BaseGuardrail):
         self.default_threshold = threshold if isinstance(threshold, int | float) else 0.5
         self.replacement = replacement
         self.category = category
+        self.window = window
         self._lock = threading.Lock()
 
     def scores(self, text: str) -> dict[str, float]:
-        """Every label's score for `text` (labels in lower case)."""
+        """Every label's score for `text` (labels in lower case; the best over windows)."""
         classify = self.classifier
         if isinstance(classify, str | Path):
             classify = load_pipeline(classify)
-        with self._lock:
-            output = classify(text)
-        return {label.lower(): score for label, score in label_scores(output).items()}
+        # A pipeline would fail on more tokens than its model takes: let it truncate a
+        # window (cut by characters) that still has too many.
+        options = {"truncation": True} if getattr(classify, "tokenizer", None) else {}
+        scores: dict[str, float] = {}
+        for part in windows(text, self.window):
+            with self._lock:
+                output = classify(part, **options)
+            for label, score in label_scores(output).items():
+                scores[label.lower()] = max(score, scores.get(label.lower(), score))
+        return scores
 
     def check(self, text: str, context: GuardrailContext | None = None) -> Verdict:
         """Classify `text` and act on the most severe flagged label."""

@@ -29,30 +29,58 @@ _MARKERS = (
     r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|"
     r"end_header_id|begin_of_text)\|>|\[/?INST\]|<</?SYS>>|<(?:start|end)_of_turn>"
 )
-_ROLE_MARKER = re.compile(_MARKERS, re.IGNORECASE)
+# A Markdown heading that names a role: "### System:".
+_ROLE_HEADING = r"^\s*#{2,}\s*(?:system|instructions?|assistant)\s*:?\s*$"
+_ROLE_MARKER = re.compile(rf"{_MARKERS}|{_ROLE_HEADING}", re.IGNORECASE | re.MULTILINE)
 # In a user's own message, only a marker that opens a line counts ("what does [INST] mean?"
-# is a fair question), or a Markdown heading that names a role.
+# is a fair question).
 _ROLE_MARKER_OPENING = re.compile(
-    rf"^\s*(?:{_MARKERS})|^\s*#{{2,}}\s*(?:system|instruction|assistant)\s*:?\s*$",
-    re.IGNORECASE | re.MULTILINE,
+    rf"^\s*(?:{_MARKERS})|{_ROLE_HEADING}", re.IGNORECASE | re.MULTILINE
 )
-# "Ignore (all) (the) previous instructions" and its variants.
+# Attempts to replace the assistant's instructions, at any stage: "ignore the previous
+# instructions", "forget everything you were told", "your new task is".
 _OVERRIDE = re.compile(
     r"\b(?:ignore|disregard|forget|override|bypass|skip)\b[^.\n]{0,30}?"
     r"\b(?:previous|prior|above|earlier|preceding|all|any|your|the|system|original)\b"
     r"[^.\n]{0,30}?\b(?:instructions?|prompts?|rules|directions|directives|guidelines|"
-    r"guardrails|polic(?:y|ies)|programming)\b",
+    r"guardrails|polic(?:y|ies)|programming)\b"
+    r"|\b(?:ignore|disregard|forget)\s+(?:everything|all)\s+(?:you\s+(?:were|have\s+been|"
+    r"'ve\s+been)\s+told|(?:written\s+)?(?:above|before))"
+    r"|\byour\s+(?:new|real|true)\s+(?:task|instructions?|role|goal|objective|purpose)\s+"
+    r"(?:is|are)\b"
+    r"|\b(?:repeat|print|output|reveal|show|display|leak)\s+(?:me\s+)?(?:the|your)\s+"
+    r"(?:(?:system|initial|original|hidden|secret)\s+)?(?:text|words|instructions|prompt|"
+    r"message)\s+(?:above|before)\b",
     re.IGNORECASE,
 )
-# Words addressed to the assistant from inside a document, web page or e-mail.
+# Who a document might address when it talks to the assistant.
+_AI = (
+    r"(?:AI|A\.I\.|assistants?|chatbots?|language\s+models?|LLMs?|AI\s+models?|copilot|"
+    r"ChatGPT|GPT(?:-?\d)?|Claude|Gemini|Llama)"
+)
+_ORDER = (
+    r"(?:you|please|ignore|disregard|forget|instead|do\s+not|don't|never|send|forward|e-?mail|"
+    r"reply|respond|say|tell|print|output|reveal|execute|run|call|delete|transfer|open|visit|"
+    r"include|append|add|rate|recommend|mark|write|summari[sz]e)\b"
+)
+# The start of a line, after a comment or quote marker ("# ", "// ", "> ", "- ").
+_OPENING = r"^\s*(?:#+|//|\*|-|>)?\s*"
+# Instructions addressed to the assistant from inside a document, web page or e-mail:
+# "Assistant, ...", "BTW assistant, when you read this ...", "To the AI model processing this
+# inbox: ...", "the assistant reading this should ...", "if you are an AI ...",
+# "Note to the AI: ...", "New instructions: ...", a line opening with "system:".
 _ADDRESSED = re.compile(
-    r"(?:\b(?:AI|assistants?|chatbot|language model|LLM|agent|copilot|GPT|bot)s?\b|"
-    r"\bnote to (?:the )?(?:AI|assistant|model)\b)[,:!]?\s+(?:please\s+|now\s+|must\s+)?"
-    r"(?:you\s+(?:must|should|will|are\s+(?:now|required|instructed))|ignore|disregard|"
-    r"forget|instead|do\s+not|don't|never|send|forward|e-?mail|reply|respond|say|tell|"
-    r"print|output|reveal|execute|run|call|delete|transfer|open|visit|include|append)\b"
-    r"|^\s*(?:system|assistant)\s*:"
-    r"|\b(?:new|updated|hidden|real|secret)\s+(?:system\s+)?instructions?\s*:",
+    rf"(?:{_OPENING}|[.!?:;]\s+|[\"'(\[{{]\s*){_AI}(?:\s+{_AI})?\s*[,:!][^.!?\n]{{0,60}}?"
+    rf"\b{_ORDER}"
+    rf"|\b(?:hey|hi|dear|btw|ps|p\.s\.|attention|note\s+to|to|message\s+for)\s+"
+    rf"(?:the\s+|any\s+|all\s+)?{_AI}(?:\s+[\w-]+){{0,4}}?\s*[,:!][^.!?\n]{{0,60}}?\b{_ORDER}"
+    rf"|\b(?:{_AI}|models?|agents?|bots?)\s+(?:that\s+is\s+|who\s+is\s+)?(?:reading|processing|summari[sz]ing|"
+    rf"screening|parsing|browsing|analy[sz]ing)\s+(?:this|these|the\s+following)\b"
+    rf"|\bif\s+you\s+are\s+(?:an?\s+)?{_AI}\b"
+    rf"|\bnote\s+to\s+(?:the\s+|any\s+)?{_AI}\b"
+    rf"|{_OPENING}(?:system|assistant)\s*:"
+    r"|\b(?:new|updated|hidden|real|secret|important)\s+(?:system\s+)?instructions?\b"
+    r"[^:\n]{0,40}:",
     re.IGNORECASE | re.MULTILINE,
 )
 # An HTML comment that talks to a reader it cannot be meant for.

@@ -14,7 +14,9 @@ __all__ = ["PII_ENTITIES", "PIIGuardrail"]
 PII_ENTITIES = tuple(FINDERS)
 """What the built-in finders detect: EMAIL, IBAN, CREDIT_CARD, IP_ADDRESS, PHONE."""
 
-_PRESIDIO_ENTITIES = ("PERSON", "LOCATION", "ADDRESS")
+_PRESIDIO_ENTITIES = ("PERSON", "ADDRESS", "LOCATION")
+# Places (cities, countries) are found on request only: "New York" is rarely personal data.
+_PRESIDIO_DEFAULT = ("PERSON", "ADDRESS")
 
 
 class PIIGuardrail(BaseGuardrail):
@@ -31,13 +33,14 @@ class PIIGuardrail(BaseGuardrail):
     - `IP_ADDRESS`: IPv4 and IPv6.
 
     Dates, prices and order numbers pass: card numbers and IBANs must pass their checksums,
-    phone numbers must look like phone numbers. With `backend="presidio"`, names (`PERSON`),
-    places (`LOCATION`) and street addresses (`ADDRESS`) are found too, by presidio with a
-    spaCy model (`pip install 'agentkit[guardrails]'`; loaded once per process, a few seconds;
+    phone numbers must look like phone numbers, and a number right after "order", "invoice",
+    "tracking"... is not a card. With `backend="presidio"`, names (`PERSON`) and street
+    addresses (`ADDRESS`) are found too, and places (`LOCATION`: cities, countries) on
+    request, by presidio with a spaCy model (`pip install 'agentkit[guardrails]'`; loaded once per process, a few seconds;
     each check then takes milliseconds and runs in a worker thread).
 
     Args:
-        entities: what to look for; by default everything the backend finds.
+        entities: what to look for; by default everything the backend finds but places.
         action: `"redact"` each finding as `<ENTITY>`, or `"block"` the text.
         backend: `"regex"` (built-in) or `"presidio"` (built-in finders plus presidio's).
         min_score: the least presidio score for a finding to count.
@@ -71,7 +74,8 @@ class PIIGuardrail(BaseGuardrail):
         if action not in ("redact", "block"):
             raise UsageError(f"action must be 'redact' or 'block', got {action!r}")
         known = PII_ENTITIES + (_PRESIDIO_ENTITIES if backend == "presidio" else ())
-        self.entities = tuple(entities) if entities is not None else known
+        default = PII_ENTITIES + (_PRESIDIO_DEFAULT if backend == "presidio" else ())
+        self.entities = tuple(entities) if entities is not None else default
         unknown = [e for e in self.entities if e not in known]
         if unknown:
             raise UsageError(
