@@ -1,10 +1,10 @@
 """`agentkit serve MODULE_OR_FILE:ATTRIBUTE`: an agent as an OpenAI-compatible HTTP service.
 
 The attribute is an `Agent`, or a function without arguments that returns one (called once in
-each worker process). The service is `agentkit.server.create_app` run by uvicorn; on SIGINT or
-SIGTERM it stops accepting connections and lets the runs in flight finish (up to the request
-timeout), then exits 0. Mistakes (a bad target, a missing package, a bad option) exit 2 with a
-one-line message.
+each worker process). The service is `agentkit.server.create_app` run by uvicorn; on SIGTERM
+or Ctrl-C it stops accepting connections and lets the runs in flight finish (up to the request
+timeout), then exits 0. Mistakes (a bad target, a missing package, a bad
+option) exit 2 with a one-line message.
 
 Until the `agentkit` command registers it, `python -m agentkit._serve_cli serve ...` runs it.
 """
@@ -17,6 +17,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = ["add_serve_parser", "load_agent", "main", "run_serve", "worker_app"]
 KEY_VARIABLE = "AGENTKIT_SERVE_API_KEY"
 """The environment variable read for the API key when `--api-key` is not given."""
 _CONFIG_VARIABLE = "AGENTKIT_SERVE_CONFIG"  # how worker processes learn what to serve
+_WORKER_APP = "agentkit._serve_cli:worker_app"
 _MIB = 1 << 20
 _EXAMPLES = f"""\
 examples:
@@ -80,12 +82,26 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Serve until interrupted; the exit status (0 after a graceful shutdown, 2 for a mistake)."""
+    """Serve until stopped; the exit status.
+
+    0 after SIGTERM or Ctrl-C (once the runs in flight are done), 1 if the server could not
+    start (the port is taken, say: uvicorn logs why), 2 for a mistake on the command line, 130
+    when interrupted while loading the agent.
+    """
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again: with this handler
+    # in place (restored after uvicorn's own) that ends the command normally, not by the signal.
+    previous = signal.signal(signal.SIGTERM, lambda number, frame: None)
     try:
         return _serve(args)
     except ServeError as exc:
         sys.stderr.write(f"agentkit serve: {exc}\n")
         return 2
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:  # uvicorn exits 3 when it cannot start, having logged why
+        return 0 if exc.code in (0, None) else 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -113,8 +129,22 @@ def _serve(args: argparse.Namespace) -> int:
     key = _api_key(args)
     if key is not None:
         os.environ[KEY_VARIABLE] = key
-    uvicorn.run("agentkit._serve_cli:worker_app", factory=True, workers=args.workers, **common)
+    _run_workers(uvicorn.Config(_WORKER_APP, factory=True, workers=args.workers, **common))
     return 0
+
+
+def _run_workers(config: Any) -> None:
+    """`uvicorn.run` with workers, but listening at once: connections wait while they start."""
+    from uvicorn.supervisors import Multiprocess
+
+    sock = config.bind_socket()
+    sock.listen(config.backlog)
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
 
 
 def worker_app() -> Any:

@@ -139,7 +139,8 @@ class ServerProcess:
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.log: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
         found = self.wait_for(r"Uvicorn running on http://127\.0\.0\.1:(\d+)")
         self.base_url = f"http://127.0.0.1:{found[1]}/v1"
 
@@ -176,6 +177,9 @@ class ServerProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+        self._reader.join(10)
+        assert self.process.stderr is not None
+        self.process.stderr.close()
 
 
 @contextlib.contextmanager
