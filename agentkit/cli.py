@@ -4,6 +4,7 @@
     agentkit chat --tools calculator clock units --model default
     agentkit run "Hi" --base-url http://localhost:8000/v1 --model my-model --json
     agentkit schema calculator path/to/my_tools.py mypackage.tools:toolbox
+    agentkit serve mypackage.agents:support_agent --port 8080
 
 Exit status: 0 done, 1 the run failed (the model gave no answer, a server refused), 2 a mistake
 on the command line (a bad tool name, a missing model or package), 130 interrupted. Mistakes are
@@ -120,6 +121,10 @@ def _command(args: argparse.Namespace, console: Console) -> int:
     if args.command in ("schema", "tools"):
         console.line(_schema_json(args.specs))
         return 0
+    if args.command == "serve":
+        from agentkit._serve_cli import run_serve
+
+        return run_serve(args)
     agent = _agent(args, console)
     if args.command == "chat":
         return ChatSession(agent, console).loop()

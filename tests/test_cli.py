@@ -205,6 +205,13 @@ def test_usage_errors_exit_2_and_help_has_examples(capsys: pytest.CaptureFixture
     assert "examples:" in out and "agentkit chat --tools" in out and "exit status" in out
 
 
+def test_serve_is_a_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--help"]) == 0
+    assert "OpenAI chat-completions protocol" in capsys.readouterr().out
+    assert cli.main(["serve", "no_such_module_here:agent"]) == 2
+    assert TRACEBACK not in capsys.readouterr().err
+
+
 def test_python_m_agentkit_works_like_the_command() -> None:
     done = agentkit("--help")
     assert done.returncode == 0 and done.stdout.startswith("usage: agentkit")

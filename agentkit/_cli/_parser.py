@@ -18,6 +18,7 @@ examples:
   agentkit run "Hi" --model path/to/model --gguf-file model.gguf
   agentkit run "Hi" --base-url http://localhost:8000/v1 --model qwen2.5-7b --json
   agentkit schema calculator path/to/my_tools.py mypackage.tools:toolbox
+  agentkit serve mypackage.agents:support_agent --port 8080
   python -m agentkit ...            (the same command)
 
 tools: {", ".join(READY_MADE)} (ready-made), a module (its `toolbox` or every tool in
@@ -100,4 +101,7 @@ def parser() -> argparse.ArgumentParser:
             formatter_class=formatter,
         )
         schema.add_argument("specs", nargs="+", metavar="TOOLS")
+    from agentkit._serve_cli import add_serve_parser
+
+    add_serve_parser(commands)
     return root
