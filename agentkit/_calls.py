@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from pydantic_core import to_json, to_jsonable_python
 
 from agentkit import _workers
-from agentkit.errors import AgentkitError
+from agentkit.errors import ToolCrashed
 
 __all__ = [
     "DEFAULT_MAX_RESULT_CHARS",
@@ -42,21 +42,6 @@ logger = logging.getLogger("agentkit.tools")
 DEFAULT_MAX_RESULT_CHARS = 20_000
 _SURROGATES = re.compile("[\ud800-\udfff]")
 _LOG10_2 = math.log10(2)
-
-
-class ToolCrashed(AgentkitError):
-    """A tool ended with an exception that must not escape its call (`SystemExit`, ...).
-
-    Attributes:
-        tool: the tool's name.
-        original: what the tool raised.
-    """
-
-    def __init__(self, tool: str, original: BaseException) -> None:
-        super().__init__(f"{type(original).__name__}: {_safe_str(original)}")
-        self.tool = tool
-        self.original = original
-        self.__cause__ = original
 
 
 def _contained(exc: BaseException, name: str) -> BaseException:

@@ -23,17 +23,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from agentkit.errors import AgentkitError, UsageError
+from agentkit.errors import UsageError, WorkersExhausted
 
 __all__ = ["POOL", "Job", "WorkerLimits", "WorkerPool", "WorkersExhausted", "configure_workers"]
 
 logger = logging.getLogger("agentkit.tools")
 
 JobState = Literal["queued", "running", "done", "cancelled"]
-
-
-class WorkersExhausted(AgentkitError):
-    """A sync tool call was refused: the worker threads or their queue are at their limit."""
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,8 @@ Every exception agentkit raises derives from `AgentkitError`:
 AgentkitError
 ├── ToolDefinitionError        a function cannot become a tool (bad signature, bad schema)
 ├── ArgumentsError             arguments do not fit a tool's schema (carries `.problems`)
+├── ToolCrashed                a tool raised what must not escape its call (`SystemExit`...)
+├── WorkersExhausted           the worker threads for sync tools are at their limit
 ├── ModelError                 a backend failed (server error, scripted replies used up)
 │   └── ModelNotAvailableError a local model or its package is missing
 ├── UsageError                 the API was called the wrong way (e.g. `run` inside a running loop)
@@ -42,9 +44,11 @@ __all__ = [
     "ModelNotAvailableError",
     "OutputGuardrailTripped",
     "RetriesExhausted",
+    "ToolCrashed",
     "ToolDefinitionError",
     "ToolGuardrailTripped",
     "UsageError",
+    "WorkersExhausted",
 ]
 
 
@@ -68,6 +72,31 @@ class ArgumentsError(AgentkitError, ValueError):
         super().__init__(f"invalid arguments for {tool}: " + "; ".join(problems))
         self.tool = tool
         self.problems = problems
+
+
+class ToolCrashed(AgentkitError):
+    """A tool ended with an exception that must not escape its call (`SystemExit`, ...).
+
+    It is the call's error, which the model sees; the run goes on.
+
+    Attributes:
+        tool: the tool's name.
+        original: what the tool raised.
+    """
+
+    def __init__(self, tool: str, original: BaseException) -> None:
+        try:
+            text = str(original)
+        except Exception:  # an exception may fail even to print
+            text = "(its message could not be read)"
+        super().__init__(f"{type(original).__name__}: {text}")
+        self.tool = tool
+        self.original = original
+        self.__cause__ = original
+
+
+class WorkersExhausted(AgentkitError):
+    """A sync tool call was refused: the worker threads or their queue are at their limit."""
 
 
 class ModelError(AgentkitError):

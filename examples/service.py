@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from agentkit import Agent, Message, RunContext, tool
-from agentkit.messages import messages_adapter
+from agentkit.messages import transcript_adapter
 from agentkit.models import ModelRequest, ScriptedModel
 
 ORDERS = {"alice": ["book", "lamp"], "bob": ["bike"]}
@@ -40,8 +40,8 @@ async def main() -> None:
     for user, result in zip(users, results, strict=True):
         print(f"{user}: {result.output}")
 
-    stored = messages_adapter.dump_json(results[0].messages)  # e.g. into a database
-    history = messages_adapter.validate_json(stored)
+    stored = transcript_adapter().dump_json(results[0].messages)  # e.g. into a database
+    history = transcript_adapter().validate_json(stored)
     follow_up = await agent.run_async([*history, Message.user("Thanks!")], deps="alice")
     print(f"alice, later: {follow_up.output} ({len(follow_up.messages)} messages)")
 
