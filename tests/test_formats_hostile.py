@@ -11,6 +11,7 @@ import pytest
 from agentkit import Message
 from agentkit.errors import UsageError
 from agentkit.formats import HermesFormat, StableLMFormat, parse_reply
+from agentkit.formats._json import MAX_LITERAL_CHARS
 from agentkit.formats._parse import MAX_ARGUMENT_DEPTH, MAX_ERRORS
 
 TOOLS = ("add", "get_weather", "search", "echo")
@@ -92,6 +93,14 @@ def test_a_reply_past_the_size_limit_is_one_parse_error_without_calls() -> None:
     assert small.calls == [] and "too long" in small.errors[0]
 
 
+def test_only_short_texts_are_read_as_python_literals() -> None:
+    short = "[{'name': 'add', 'arguments': {'a': [" + "1, " * 1000 + "]}}]"
+    assert parse_reply(short, tool_names=TOOLS).calls
+    long = "[{'name': 'add', 'arguments': {'a': [" + "1, " * (MAX_LITERAL_CHARS // 3) + "]}}]"
+    reply = parse_reply(long, tool_names=TOOLS)
+    assert reply.calls == [] and "not valid JSON" in reply.errors[0]
+
+
 def test_errors_are_capped_and_counted() -> None:
     reply = parse_reply("<tool_call>{}</tool_call>" * 4000, tool_names=TOOLS)
     assert len(reply.errors) == MAX_ERRORS + 1
@@ -110,8 +119,9 @@ def test_ten_thousand_calls_in_one_reply_are_all_found() -> None:
         lambda n: 'I think {"name": "Bob"} is right. ' * (n // 34),
         lambda n: '[{"name": "Bob"} ' * (n // 17),
         lambda n: "[{'name': 'x'} don't " * (n // 21),
+        lambda n: '[{"a"' + " " * n + "x",
     ],
-    ids=["empty tags", "prose with objects", "unclosed lists", "apostrophes"],
+    ids=["empty tags", "prose with objects", "unclosed lists", "apostrophes", "spaces at the end"],
 )
 def test_parsing_is_linear_in_the_reply_size(make: Any) -> None:
     # Eight times the text must take far less than 64 times as long (the old quadratic scan).

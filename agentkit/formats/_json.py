@@ -24,6 +24,9 @@ __all__ = [
 MAX_ARGUMENT_DEPTH = 64
 """The deepest nesting call arguments may have (the arguments object itself is level 1)."""
 
+MAX_LITERAL_CHARS = 100_000
+"""The longest text read as a Python literal when it is not JSON (that reading is slow)."""
+
 SURROGATES = re.compile("[\ud800-\udfff]")
 _OUTSIDE = re.compile(r"""[\[\]{}"']""")
 _IN_STRING = {'"': re.compile(r'[\\"]'), "'": re.compile(r"[\\']")}
@@ -121,6 +124,8 @@ def _python_literal(text: str) -> Any:
 def decode_json_lenient(text: str) -> Any:
     """Decode JSON, else read it as a Python literal; raise ValueError with JSON's message.
 
+    Only texts up to `MAX_LITERAL_CHARS` long are read as Python literals.
+
     Example:
         >>> decode_json_lenient("{'a': True, 'b': [1, 2,],}")
         {'a': True, 'b': [1, 2]}
@@ -131,6 +136,8 @@ def decode_json_lenient(text: str) -> Any:
         first = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
     except RecursionError:
         raise ValueError("nested too deeply") from None
+    if len(text) > MAX_LITERAL_CHARS:
+        raise ValueError(first)
     try:
         return _python_literal(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, tokenize.TokenError):

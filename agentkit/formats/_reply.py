@@ -26,8 +26,8 @@ MAX_ERRORS = 8
 _ARG_KEYS = ("arguments", "parameters", "args", "tool_input", "input")
 _NAME_KEYS = ("name", "tool_name", "tool")
 _BARE_KEYS = {"name", "id", "type"}
-# A reply that ends in the first characters of a call ("[{"na", '{"name"') was cut off.
-_PARTIAL_START = re.compile(r"""(?:\[\s*\{|^\s*\{)\s*(?:["']\w*["']?\s*:?\s*)?$""")
+# After the last `{`, the first characters of a call ('"na', '"name":'), right-stripped.
+_AFTER_BRACE = re.compile(r"""\s*(?:["']\w*["']?\s*:?)?""")
 _EMPTY_FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*```")
 
 
@@ -49,6 +49,21 @@ class ParsedReply:
     def is_final(self) -> bool:
         """True when the reply is a final answer: no calls, no attempted calls."""
         return not self.calls and not self.errors
+
+
+def _ends_in_call_start(text: str) -> bool:
+    """Whether `text` ends in the first characters of a call (`[{"na`, `{"name"`): cut off.
+
+    Example:
+        >>> _ends_in_call_start('Sure: [{"name"'), _ends_in_call_start('Sure: {"name"')
+        (True, False)
+    """
+    text = text.rstrip()
+    brace = text.rfind("{")
+    if brace < 0 or not _AFTER_BRACE.fullmatch(text, brace + 1):
+        return False
+    before = text[:brace].rstrip()
+    return not before or before.endswith("[")
 
 
 def _label(name: str) -> str:
@@ -165,7 +180,7 @@ class ReplyBuilder:
         """The reply as parsed so far, read as a whole reply."""
         errors = list(self.errors)
         left = "".join(self.prose)
-        if not self.calls and not errors and _PARTIAL_START.search(left):
+        if not self.calls and not errors and _ends_in_call_start(left):
             errors.append(f"the reply ends in a cut-off call: {snippet(left[-40:])}")
         if self.more_errors:
             errors.append(f"... and {self.more_errors} more problems like these")
