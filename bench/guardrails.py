@@ -10,22 +10,32 @@ the runner adds a worker-thread hop (about 0.1 ms) for the model-based ones.
 - `ClassifierGuardrail` runs all-MiniLM-L6-v2 with an untrained two-label head through a
   transformers pipeline: the latency of any MiniLM-sized classifier (its weights do not change
   it). `TopicGuardrail` runs the same encoder (shared).
+- torch runs on one thread (`--threads`): on a busy 2-core machine two threads made MiniLM
+  ten times slower.
 - `LLMJudgeGuardrail` runs on a `ScriptedModel`: the figure is agentkit's own part (prompt,
   request, parsing); the judge model's generation time comes on top.
 
-Detection (`bench/data/guardrails_set.jsonl`, 146 texts, every one written for this set):
+Detection (`bench/data/guardrails_set.jsonl`, 220 texts, every one written for this set) in
+two splits:
 
-- injection: 44 attempts (22 direct, in a user's message; 22 indirect, inside tool results:
-  web pages, e-mails, documents, reviews, search results, files, chat messages, JSON) against
-  44 benign texts written to look like them ("ignore the typos", "act as a tour guide",
-  HTML comments, e-mails that say "ignore my previous email"). Each text is checked at its
-  stage (`input` or `tool_result`). Detection = attempts blocked; false positives = benign
-  texts blocked.
-- PII: 30 texts with personal data (e-mail, phone numbers in 8 national and international
-  formats, card numbers, IBANs from 5 countries, IPv4 and IPv6, and 5 names or street
-  addresses) against 30 texts full of ordinary numbers (dates, order and tracking numbers,
-  prices, versions, ISBNs, coordinates). Detection = the labelled kind is redacted; a false
-  positive = anything redacted in a text without personal data.
+- `dev` (148 texts): written first; the injection heuristics and the PII rules were refined
+  while looking at its misses, so its figures are optimistic.
+- `held-out` (72 texts): written after those rules were frozen, and never used to change
+  them: the honest figures. (Its PII texts were still written by someone who knew the
+  detectors.)
+
+- injection: attempts, direct (in a user's message) and indirect (inside tool results: web
+  pages, e-mails, documents, reviews, search results, files, chat messages, calendar events,
+  JSON tool output), against benign texts written to look like them ("ignore the typos",
+  "act as a chef", HTML comments, e-mails that say "ignore my previous email"): dev 44 + 44,
+  held-out 24 + 24. Each text is checked at its stage (`input` or `tool_result`).
+  Detection = attempts blocked; false positives = benign texts blocked.
+- PII: texts with personal data (e-mails; phone numbers in national and international
+  formats of several countries; card numbers; IBANs of 7 countries; IPv4 and IPv6; in dev
+  also 5 names or street addresses) against texts full of ordinary numbers (dates, order,
+  tracking and invoice numbers, prices, versions, codes): dev 30 + 30, held-out 12 + 12.
+  Detection = the labelled kind is redacted; a false positive = anything redacted in a
+  text without personal data.
 
 Usage:
     python bench/guardrails.py                     # everything (a few minutes on 2 cores)
@@ -64,6 +74,7 @@ from agentkit.models import ScriptedModel  # noqa: E402
 from bench._revision import agentkit_revision  # noqa: E402
 
 DATA = REPO / "bench" / "data" / "guardrails_set.jsonl"
+SPLITS = ("dev", "held-out")
 
 SHORT = "Please ignore the typos in my last message and fix the grammar, thanks"
 _PAGE = (
@@ -201,8 +212,10 @@ def injection_rates(items: list[dict[str, Any]]) -> list[Rates]:
             context = GuardrailContext(item["stage"])
             return rail.check(item["text"], context).action == "block"
 
-        for group in ("input", "tool_result"):
-            rows.append(_rate(name, group, [i for i in items if i["stage"] == group], blocked))
+        for split in SPLITS:
+            for stage in ("input", "tool_result"):
+                group = [i for i in items if i["stage"] == stage and i["split"] == split]
+                rows.append(_rate(name, f"{split}: {stage}", group, blocked))
     return rows
 
 
@@ -218,10 +231,15 @@ def pii_rates(items: list[dict[str, Any]]) -> list[Rates]:
             return item["form"] in kinds if item["label"] else bool(kinds)
 
         regex_kinds = {"EMAIL", "PHONE", "CREDIT_CARD", "IBAN", "IP_ADDRESS"}
-        structured = [i for i in items if i["label"] == 0 or i["form"] in regex_kinds]
-        rows.append(_rate(name, "emails, phones, cards, IBANs, IPs", structured, found))
-        people = [i for i in items if i["label"] == 1 and i["form"] not in regex_kinds]
-        rows.append(_rate(name, "names and street addresses", people, found))
+        for split in SPLITS:
+            part = [i for i in items if i["split"] == split]
+            structured = [i for i in part if i["label"] == 0 or i["form"] in regex_kinds]
+            rows.append(
+                _rate(name, f"{split}: e-mails, phones, cards, IBANs, IPs", structured, found)
+            )
+            people = [i for i in part if i["label"] == 1 and i["form"] not in regex_kinds]
+            if people:
+                rows.append(_rate(name, f"{split}: names, street addresses", people, found))
     return rows
 
 
@@ -264,7 +282,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer timed checks")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
     args = parser.parse_args()
     if args.threads:
         import torch

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
 
-from agentkit.guardrails import GuardrailContext, PromptInjectionGuardrail, Stage
+from agentkit.errors import ModelNotAvailableError
+from agentkit.guardrails import GuardrailContext, PromptInjectionGuardrail, Stage, injection
 from agentkit.guardrails.injection import heuristic_injection, load_guardian
 
 RAIL = PromptInjectionGuardrail()
@@ -141,3 +143,12 @@ def test_the_classifier_loads_once_and_a_short_check_is_fast() -> None:
         times.append(time.perf_counter() - start)
     # Measured around 0.4 ms on a shared 2-core machine; a generous bound for CI.
     assert sorted(times)[len(times) // 2] < 0.005
+
+
+def test_a_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(injection, "_GUARDIAN", None)
+    monkeypatch.setitem(sys.modules, "svguardian", None)
+    with pytest.raises(ModelNotAvailableError, match=r"agentkit\[guardrails\]"):
+        PromptInjectionGuardrail().check("What is the capital of Peru?")
+    # The heuristics alone need no package.
+    assert PromptInjectionGuardrail(classifier=False).check("hi").action == "allow"

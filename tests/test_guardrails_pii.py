@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
-from agentkit.errors import UsageError
-from agentkit.guardrails import GuardrailContext, PIIGuardrail
+from agentkit.errors import ModelNotAvailableError, UsageError
+from agentkit.guardrails import GuardrailContext, PIIGuardrail, _presidio
 from agentkit.guardrails._pii_detect import iban_valid, luhn_valid
 from agentkit.guardrails.pii import PII_ENTITIES
 
@@ -92,6 +94,15 @@ def test_checksums() -> None:
     assert luhn_valid("79927398713") and not luhn_valid("79927398710")
     assert iban_valid("NL91ABNA0417164300") and not iban_valid("NL91ABNA0417164301")
     assert not iban_valid("GB82")
+
+
+def test_presidio_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_presidio, "_ANALYZER", None)
+    monkeypatch.setitem(sys.modules, "presidio_analyzer", None)
+    with pytest.raises(ModelNotAvailableError, match=r"agentkit\[guardrails\]"):
+        PIIGuardrail(backend="presidio").check("My name is Olivia Bennett.")
+    # Without names or addresses to look for, presidio is not needed.
+    assert PIIGuardrail(["EMAIL"], backend="presidio").check("a@b.example").text == "<EMAIL>"
 
 
 @pytest.mark.model

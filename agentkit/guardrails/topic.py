@@ -39,6 +39,9 @@ class TopicGuardrail(BaseGuardrail):
     - with allowed examples, it is blocked (category `"off_topic"`) when none is at least
       `min_similarity` similar.
 
+    The encoder reads at most 256 tokens (about 1,000 characters of English): a longer text
+    is judged on its beginning.
+
     Args:
         allowed: examples of what the conversation may be about.
         forbidden: examples of what it must not be about.
