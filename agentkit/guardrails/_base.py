@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -143,6 +142,8 @@ class BaseGuardrail:
 
     async def acheck(self, text: str, context: GuardrailContext | None = None) -> Verdict:
         """Judge `text` without blocking the event loop."""
+        import asyncio  # here, not at the top: `import agentkit` stays without it
+
         if self.in_thread:
             return await asyncio.to_thread(self.check, text, context)
         return self.check(text, context)

@@ -7,7 +7,6 @@ wins and ends the chain.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import logging
 import time
@@ -202,6 +201,8 @@ async def _verdict(rail: Guardrail, label: str, text: str, context: GuardrailCon
 async def _check_one(
     rail: Guardrail, label: str, text: str, context: GuardrailContext, timeout: float
 ) -> Verdict:
+    import asyncio  # here, not at the top: `import agentkit` stays without it
+
     try:
         async with asyncio.timeout(timeout):
             return await _verdict(rail, label, text, context)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Mapping
@@ -185,6 +184,8 @@ class LLMJudgeGuardrail(BaseGuardrail):
 
     def check(self, text: str, context: GuardrailContext | None = None) -> Verdict:
         """Ask the judge synchronously (not inside a running event loop: use `acheck`)."""
+        import asyncio  # here, not at the top: `import agentkit` stays without it
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:

@@ -36,8 +36,9 @@ class PIIGuardrail(BaseGuardrail):
     phone numbers must look like phone numbers, and a number right after "order", "invoice",
     "tracking"... is not a card. With `backend="presidio"`, names (`PERSON`) and street
     addresses (`ADDRESS`) are found too, and places (`LOCATION`: cities, countries) on
-    request, by presidio with a spaCy model (`pip install 'agentkit[guardrails]'`; loaded once per process, a few seconds;
-    each check then takes milliseconds and runs in a worker thread).
+    request, by presidio with a spaCy model (`pip install 'agentkit[guardrails]'`; loaded
+    once per process, a few seconds; each check then takes tens of milliseconds and runs in
+    a worker thread).
 
     Args:
         entities: what to look for; by default everything the backend finds but places.
