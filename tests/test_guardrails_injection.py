@@ -152,3 +152,22 @@ def test_a_missing_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> N
         PromptInjectionGuardrail().check("What is the capital of Peru?")
     # The heuristics alone need no package.
     assert PromptInjectionGuardrail(classifier=False).check("hi").action == "allow"
+
+
+def test_long_texts_are_checked_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+    import threading
+
+    threads: list[threading.Thread] = []
+    check = PromptInjectionGuardrail.check
+
+    def spy(self: PromptInjectionGuardrail, text: str, context: object = None) -> object:
+        threads.append(threading.current_thread())
+        return check(self, text, context)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PromptInjectionGuardrail, "check", spy)
+    page = "Opening hours are nine to five on weekdays. " * 20
+    for text in ("short text", page):
+        assert asyncio.run(RAIL.acheck(text, TOOL_RESULT)).action == "allow"
+    assert threads[0] is threading.main_thread()
+    assert threads[1] is not threading.main_thread()
