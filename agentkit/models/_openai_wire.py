@@ -101,6 +101,35 @@ def native_fields(request: ModelRequest) -> dict[str, Any]:
     return fields
 
 
+def text_messages(request: ModelRequest) -> list[dict[str, Any]]:
+    """The chat messages as the format rendered them, each `tool` turn with a `tool_call_id`.
+
+    Servers that read `tool` turns as OpenAI's want the id of the call a result answers
+    (llama-cpp-python answers 500 without one). It is the call's own id where the format
+    rendered one turn per result, as `result_role="tool"` does; a stand-in otherwise. A server
+    whose template insists that the call be declared in the assistant turn's `tool_calls`
+    (OpenAI itself, Mistral's templates) wants a format with `result_role="user"`, which sends
+    results as a user turn.
+
+    Example:
+        >>> from agentkit.messages import ChatMessage
+        >>> rendered = [ChatMessage("user", "2+3?"), ChatMessage("assistant", "[...]"),
+        ...             ChatMessage("tool", "5")]
+        >>> text_messages(ModelRequest(rendered))[2]
+        {'role': 'tool', 'content': '5', 'tool_call_id': 'call_0'}
+    """
+    messages: list[dict[str, Any]] = [dict(m) for m in request.messages]
+    turns = [m for m in messages if m["role"] == "tool"]
+    if not turns:
+        return messages
+    ids = [m.tool_call_id or "" for m in request.transcript if m.role == "tool"]
+    if len(ids) != len(turns):
+        ids = [""] * len(turns)
+    for i, (turn, call_id) in enumerate(zip(turns, ids, strict=True)):
+        turn["tool_call_id"] = call_id or f"call_{i}"
+    return messages
+
+
 def _transcript_messages(transcript: list[Message]) -> list[dict[str, Any]]:
     """A transcript as OpenAI messages: calls with JSON-string arguments, results by call id."""
     out: list[dict[str, Any]] = []

@@ -26,8 +26,15 @@ import httpx
 from agentkit.errors import AgentkitError, UsageError
 from agentkit.formats import StableLMFormat, ToolFormat
 from agentkit.models._base import Model, ModelRequest, ModelResponse
+from agentkit.models._openai_checks import DroppedToolsCheck
 from agentkit.models._openai_http import Policy, Redactor, open_reply
-from agentkit.models._openai_wire import Mode, ReplyError, encode_body, native_fields
+from agentkit.models._openai_wire import (
+    Mode,
+    ReplyError,
+    encode_body,
+    native_fields,
+    text_messages,
+)
 
 __all__ = ["OpenAICompatibleModel"]
 
@@ -49,10 +56,13 @@ class OpenAICompatibleModel(Model):
         api_key: sent as a bearer token, if given; surrounding whitespace (a key read from a
             file) is stripped.
         format: the `ToolFormat` that renders prompts and parses replies in text mode
-            (StableLM 2's by default). Servers that reject `tool` turns without a call id want
-            a format with `result_role="user"`.
+            (StableLM 2's by default). Results rendered as `tool` turns carry a `tool_call_id`;
+            a server that also wants the call declared in the assistant turn (OpenAI itself,
+            Mistral's templates) wants a format with `result_role="user"`.
         native_tools: send the transcript and tool schemas and read the server's `tool_calls`
-            instead of rendering and parsing text.
+            instead of rendering and parsing text. A server whose chat template has no tools
+            section drops the tools silently: the model logs a warning, once, when the replies
+            show it (see `_openai_checks`); use text mode with such a server.
         stream: ask for a server-sent-event stream (text arrives as it is generated); with
             False, one plain request whose whole text is yielded at once.
         timeout: seconds allowed for connecting and for each read or write; while streaming,
@@ -135,6 +145,7 @@ class OpenAICompatibleModel(Model):
             weakref.WeakKeyDictionary()
         )
         self._lock = threading.Lock()
+        self._tools_check = DroppedToolsCheck()
 
     def __repr__(self) -> str:
         return (
@@ -181,7 +192,10 @@ class OpenAICompatibleModel(Model):
                     yield delta
         finally:
             await reply.aclose()
-        yield reply.state.response(mode)
+        response = reply.state.response(mode)
+        if mode != "text":
+            self._tools_check.observe(request, response, self.base_url)
+        yield response
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def aclose(self) -> None:
@@ -215,7 +229,7 @@ class OpenAICompatibleModel(Model):
         if self.native_tools:
             body.update(native_fields(request))  # reads the transcript: nothing is rendered
         else:
-            body["messages"] = [dict(m) for m in request.messages]
+            body["messages"] = text_messages(request)
             if request.format.stop:
                 body["stop"] = list(request.format.stop)
         if self.temperature is not None:
