@@ -29,6 +29,12 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _positive_int(setting: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{setting} must be an integer of at least 1, got {value!r}")
+    return value
+
+
 class ToolFormat(ABC):
     """A dialect of function calling.
 
@@ -63,19 +69,9 @@ class ToolFormat(ABC):
     ) -> None:
         if result_role not in ("tool", "user"):
             raise UsageError(f"result_role must be 'tool' or 'user', got {result_role!r}")
-        if isinstance(max_calls, bool) or not isinstance(max_calls, int) or max_calls < 1:
-            raise UsageError(f"max_calls must be an integer of at least 1, got {max_calls!r}")
-        if (
-            isinstance(max_reply_chars, bool)
-            or not isinstance(max_reply_chars, int)
-            or max_reply_chars < 1
-        ):
-            raise UsageError(
-                f"max_reply_chars must be an integer of at least 1, got {max_reply_chars!r}"
-            )
         self.result_role: ResultRole = result_role
-        self.max_calls = max_calls
-        self.max_reply_chars = max_reply_chars
+        self.max_calls = _positive_int("max_calls", max_calls)
+        self.max_reply_chars = _positive_int("max_reply_chars", max_reply_chars)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(result_role={self.result_role!r})"
