@@ -95,7 +95,9 @@ async def serving(app: Any) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(512)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", ws="none", backlog=512)
+    config = uvicorn.Config(
+        app, log_level="warning", lifespan="off", ws="none", backlog=512, timeout_keep_alive=120
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
