@@ -168,17 +168,21 @@ def test_one_object_per_line_is_announced_object_by_object() -> None:
     assert feed_all(scanner, deltas) == [["add"], ["echo"], []]
 
 
-def test_a_list_of_calls_is_announced_when_it_closes() -> None:
-    # Until the `]`, more text could turn the list into one that is not a list of calls.
+def test_the_calls_of_a_list_are_announced_item_by_item() -> None:
     scanner = StableLMFormat().stream_scanner(TOOLS)
     deltas = ['[{"name": "add", "arguments": {}}, ', '{"name": "echo", "arguments": {}}', "]"]
-    assert feed_all(scanner, deltas) == [[], [], ["add", "echo"]]
+    assert feed_all(scanner, deltas) == [["add"], ["echo"], []]
 
 
-def test_finish_announces_what_only_the_end_decides() -> None:
+def test_an_item_that_is_a_call_only_inside_a_closed_list_waits_for_the_end() -> None:
+    # `{"name": "Bob"}` is a call as an item of a list of calls, prose on its own: until the
+    # `]` comes (or the reply ends) neither it nor the calls after it can be announced.
+    deltas = ['[{"name": "Bob"}, ', '{"name": "add", "arguments": {}}']
     scanner = StableLMFormat().stream_scanner(TOOLS)
-    assert scanner.feed('[{"name": "add", "arguments": {}}') == []
+    assert feed_all(scanner, deltas) == [[], []]
     assert [c.name for c in scanner.finish().calls] == ["add"]
+    scanner = StableLMFormat().stream_scanner(TOOLS)
+    assert feed_all(scanner, [*deltas, "]"]) == [[], [], ["Bob", "add"]]
 
 
 def test_a_finished_scanner_refuses_more_text() -> None:

@@ -18,11 +18,32 @@ from agentkit.formats._json import (
 )
 from agentkit.messages import ToolCall
 
-__all__ = ["MAX_ERRORS", "ParsedReply", "ReplyBuilder"]
+__all__ = ["CALL_OBJECT", "MAX_ERRORS", "MAX_OPENER", "OPENER", "WRAPPERS", "ListItem"]
+__all__ += ["ParsedReply", "ReplyBuilder"]
 
 MAX_ERRORS = 8
 """The most parse errors one reply reports (the rest are counted in one last line)."""
 
+# Opening marker -> closing marker (None: the calls run to the end of the reply).
+WRAPPERS: dict[str, str | None] = {
+    "<tool_call>": "</tool_call>",
+    "<|python_tag|>": None,
+    "[TOOL_CALLS]": None,
+    "<functioncall>": None,
+}
+_WS_RUN = 64
+_S = rf"\s{{0,{_WS_RUN}}}"  # the whitespace a call opener may hold between its parts
+_KEY = rf"""["']?(?:name|function|tool_name|tool|arguments|parameters|id)["']?{_S}:"""
+_TYPE = rf"""["']type["']{_S}:{_S}["']function["']"""
+_CALL = rf"\{{{_S}(?:{_KEY}|{_TYPE})"
+CALL_OBJECT = re.compile(_CALL)
+"""The start of an object whose first key is one a call has: an attempted call."""
+OPENER = re.compile(
+    "(?P<wrap>" + "|".join(re.escape(k) for k in WRAPPERS) + rf")|(?P<array>\[{_S})?{_CALL}"
+)
+"""A wrapper tag, or a call object (maybe opening a list): where calls start."""
+MAX_OPENER = 4 * _WS_RUN + 40
+"""No match of `OPENER` is longer."""
 _ARG_KEYS = ("arguments", "parameters", "args", "tool_input", "input")
 _NAME_KEYS = ("name", "tool_name", "tool")
 _BARE_KEYS = {"name", "id", "type"}
@@ -49,6 +70,30 @@ class ParsedReply:
     def is_final(self) -> bool:
         """True when the reply is a final answer: no calls, no attempted calls."""
         return not self.calls and not self.errors
+
+
+@dataclass
+class ListItem:
+    """An item of a list that starts with a call object, read both ways.
+
+    Attributes:
+        start: where the item starts in the text of the list.
+        stop: where it ends.
+        in_list: what it is as an item of a list of calls: a call, an error, or nothing.
+        alone: what it is on its own, for when the `[` turns out not to open a list.
+        is_object: whether it is a JSON object.
+    """
+
+    start: int
+    stop: int
+    in_list: ToolCall | str | None
+    alone: ToolCall | str | None
+    is_object: bool
+
+    @property
+    def agrees(self) -> bool:
+        """Whether it is a call either way, or a call neither way."""
+        return isinstance(self.in_list, ToolCall) == isinstance(self.alone, ToolCall)
 
 
 def _ends_in_call_start(text: str) -> bool:
@@ -175,6 +220,53 @@ class ReplyBuilder:
             elif isinstance(r, str):
                 self.error(r)
         return True
+
+    def list_item(self, text: str, start: int, stop: int) -> ListItem:
+        """Read one item of a list that starts with a call object."""
+        callish = CALL_OBJECT.match(text) is not None  # only call objects count alone
+        try:
+            value = decode_json_lenient(text)
+        except ValueError as exc:
+            error = f"the call is not valid JSON ({exc}): {snippet(text)}"
+            attempted = text.startswith("{")  # an object that does not decode: a broken call
+            return ListItem(start, stop, error, error if callish else None, is_object=attempted)
+        names = self.tool_names
+        alone = (
+            to_call(value, explicit=False, in_array=False, tool_names=names) if callish else None
+        )
+        in_list = (
+            alone
+            if isinstance(alone, ToolCall)  # the same call either way: one object
+            else to_call(value, explicit=False, in_array=True, tool_names=names)
+        )
+        return ListItem(start, stop, in_list, alone, is_object=isinstance(value, dict))
+
+    def close_list(self, text: str, items: list[ListItem], announced: set[int]) -> None:
+        """A list that closed: its calls and errors, or prose when it holds no call."""
+        if not any(isinstance(item.in_list, ToolCall) for item in items) and all(
+            item.in_list is None or not item.is_object for item in items
+        ):
+            self.prose.append(text)
+            return
+        for index, item in enumerate(items):
+            if isinstance(item.in_list, str):
+                self.error(item.in_list)
+            elif item.in_list is not None and index not in announced:
+                self.calls.append(item.in_list)
+
+    def items_alone(self, text: str, items: list[ListItem], announced: set[int]) -> int:
+        """A `[` that did not close as a list: each item on its own; where the items end."""
+        last = 0
+        for index, item in enumerate(items):
+            self.prose.append(text[last : item.start])
+            last = item.stop
+            if isinstance(item.alone, str):
+                self.error(item.alone)
+            elif item.alone is None:
+                self.prose.append(text[item.start : item.stop])
+            elif index not in announced:
+                self.calls.append(item.alone)
+        return last
 
     def result(self) -> ParsedReply:
         """The reply as parsed so far, read as a whole reply."""
