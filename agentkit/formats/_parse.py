@@ -12,9 +12,9 @@ The rules, in the order the text is read:
   (a structured answer), then the rest of the reply is read on.
 - Elsewhere a call starts at a wrapper tag, or at an object whose first key is one a call has
   (`{"name": ...`, `{"arguments": ...`, `{"type": "function", ...`), maybe after a `[`. Such a
-  `[` opens a list of calls when it closes as a list; when it does not, its call objects count
-  one by one. A value that is read is passed over whole: a call-like object inside a string or
-  inside prose JSON is not a call.
+  `[` opens a list of calls when it closes as a list (each item decoded on its own); when it
+  does not, its call objects count one by one. A value that is read is passed over whole: a
+  call-like object inside a string or inside prose JSON is not a call.
 
 Hostile text cannot make it slow or crash it:
 
