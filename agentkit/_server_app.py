@@ -56,11 +56,21 @@ class ChatEndpoint:
             await send_json(send, exc.status, exc.body(), request_id, exc.headers)
             return
         self.active += 1
+        held = True
+
+        def release() -> None:
+            # Once the run has ended, before its reply goes out: a client that sends its next
+            # request as soon as it has the reply must find the slot free.
+            nonlocal held
+            if held:
+                held = False
+                self.active -= 1
+
         try:
-            reply = Reply(self.limits, request_id, send, receive)
+            reply = Reply(self.limits, request_id, send, receive, ended=release)
             await (reply.stream(agent, call) if call.stream else reply.complete(agent, call))
         finally:
-            self.active -= 1
+            release()
 
     def authorize(self, scope: Scope) -> None:
         """Check the bearer token, if the server has an API key.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from agentkit._server_reply import (
@@ -56,7 +56,16 @@ class Filtered(Exception):
 class Reply:
     """The reply to one request: a whole completion or an event stream."""
 
-    def __init__(self, limits: Limits, request_id: str, send: Send, receive: Receive) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        request_id: str,
+        send: Send,
+        receive: Receive,
+        *,
+        ended: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.ended = ended  # called once the run is over, before the last of the reply is sent
         self.limits = limits
         self.request_id = request_id
         self.created = int(time.time())
@@ -69,6 +78,7 @@ class Reply:
         task = asyncio.create_task(_run(agent, call))
         try:
             await watch.wait(task)
+            self.ended()
             result = task.result()
         except ClientGone:
             logger.info("%s: the client left; run cancelled", self.request_id)
@@ -97,19 +107,7 @@ class Reply:
         stream = _EventChunks(self, call)
         pending = asyncio.create_task(_next(events))
         try:
-            while True:
-                while not await watch.wait(pending, tick=self.limits.keepalive):
-                    await self._start(stream)
-                    await self._body(_KEEPALIVE)
-                event = pending.result()
-                chunks = stream.chunks(event)
-                if chunks:
-                    await self._start(stream)
-                for data in chunks:
-                    await self._body(data)
-                if event is None or isinstance(event, FinalEvent):
-                    await self._body(b"", more=False)
-                    return
+            while not await self._forward(watch, pending, stream):
                 pending = asyncio.create_task(_next(events))
         except ClientGone:
             logger.info("%s: the client left; run cancelled", self.request_id)
@@ -120,6 +118,30 @@ class Reply:
             close = getattr(events, "aclose", None)  # an async generator: ends the run
             if close is not None:
                 await _bounded(close())
+
+    async def _forward(
+        self, watch: _Watch, pending: asyncio.Task[Any], stream: _EventChunks
+    ) -> bool:
+        """Send what the run's next event makes, keep-alives while it comes; True after the last."""
+        while not await watch.wait(pending, tick=self.limits.keepalive):
+            await self._start(stream)
+            await self._body(_KEEPALIVE)
+        try:
+            event = pending.result()
+        except Exception:
+            self.ended()  # the run failed: its error goes out next
+            raise
+        last = event is None or isinstance(event, FinalEvent)
+        if last:
+            self.ended()
+        chunks = stream.chunks(event)
+        if chunks:
+            await self._start(stream)
+        for data in chunks:
+            await self._body(data)
+        if last:
+            await self._body(b"", more=False)
+        return last
 
     async def _stream_failed(self, exc: Exception, started: bool) -> None:
         if isinstance(exc, Filtered):

@@ -14,7 +14,7 @@ from agentkit.errors import ModelError, UsageError
 from agentkit.formats import StableLMFormat
 from agentkit.guardrails import GuardrailContext, Verdict, guardrail
 from agentkit.models import Model, ModelRequest, ModelResponse, ScriptedModel
-from tests.test_server_support import add, make_agent, reply, serving
+from tests.test_server_support import add, back_to_back, make_agent, reply, serving
 
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
@@ -442,3 +442,15 @@ def test_a_factory_is_called_and_bad_options_are_refused() -> None:
             create_app(make_agent(), **options)
     with pytest.raises(UsageError, match="not an Agent"):
         create_app(lambda: "agent")  # type: ignore[arg-type,return-value]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_clients_at_the_limit_sending_back_to_back_are_never_refused(stream: bool) -> None:
+    async def test() -> list[int]:
+        app = create_app(make_agent(), max_concurrency=4)
+        async with serving(app) as url:
+            bodies = [body(stream=stream)] * 25
+            per_client = await asyncio.gather(*(back_to_back(url, bodies) for _ in range(4)))
+        return [status for replies in per_client for status, _ in replies]
+
+    assert asyncio.run(asyncio.wait_for(test(), 120)) == [200] * 100

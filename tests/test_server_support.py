@@ -108,6 +108,48 @@ async def serving(app: Any) -> AsyncIterator[str]:
         sock.close()
 
 
+async def back_to_back(url: str, bodies: list[dict[str, Any]]) -> list[tuple[int, str]]:
+    """POST each body on one keep-alive connection, the next as soon as the reply is in.
+
+    A bare HTTP/1.1 client: nothing between a reply and the next request (httpx's own work
+    there hides races a fast client meets).
+    """
+    host, port = url.removeprefix("http://").removesuffix("/v1").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    replies = []
+    try:
+        for body in bodies:
+            payload = json.dumps(body).encode()
+            head = (
+                f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+            )
+            writer.write(head.encode() + payload)
+            replies.append(await _read_response(reader))
+    finally:
+        writer.close()
+    return replies
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, str]:
+    status = int((await reader.readline()).split()[1])
+    length, chunked = 0, False
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+        elif name.lower() == "transfer-encoding":
+            chunked = "chunked" in value.lower()
+    if not chunked:
+        return status, (await reader.readexactly(length)).decode()
+    parts = []
+    while size := int((await reader.readline()).split(b";")[0], 16):
+        parts.append(await reader.readexactly(size))
+        await reader.readexactly(2)
+    await reader.readexactly(2)
+    return status, b"".join(parts).decode()
+
+
 # -- a server in a process -------------------------------------------------------------------------
 @functools.cache
 def serve_command() -> tuple[str, ...]:
