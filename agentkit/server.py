@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import Response
+    from starlette.routing import Route
 
 __all__ = ["create_app"]
 
@@ -105,10 +106,8 @@ def create_app(
     """
     try:
         from starlette.applications import Starlette
-        from starlette.routing import Route
     except ImportError:
         raise UsageError(f"serving needs Starlette: {INSTALL_HINT}") from None
-    served = _agent(agent)
     limits = Limits(
         model_name=_name(model_name),
         api_key=_key(api_key),
@@ -119,18 +118,37 @@ def create_app(
         retry_after=_count("retry_after", retry_after),
         expose_tool_calls=bool(expose_tool_calls),
     )
-    chat = ChatEndpoint(served, limits)
-    info = _Info(limits, chat)
-    app = Starlette(
-        routes=[
-            Route("/v1/chat/completions", chat, methods=["POST"]),
-            Route("/v1/models", info.models, methods=["GET"]),
-            Route("/v1/models/{model_id:path}", info.model, methods=["GET"]),
-            Route("/health", info.health, methods=["GET"]),
-        ]
-    )
+    chat = ChatEndpoint(_agent(agent), limits)
+    handlers = {404: _http_error, 405: _http_error}
+    app = Starlette(routes=_routes(chat), exception_handlers=handlers)
     app.state.agentkit = chat
     return app
+
+
+def _routes(chat: ChatEndpoint) -> list[Route]:
+    from starlette.routing import Route
+
+    info = _Info(chat.limits, chat)
+    return [
+        Route("/v1/chat/completions", chat, methods=["POST"]),
+        Route("/v1/models", info.models, methods=["GET"]),
+        Route("/v1/models/{model_id:path}", info.model, methods=["GET"]),
+        Route("/health", info.health, methods=["GET"]),
+    ]
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """An unknown path or method, answered in OpenAI's error shape."""
+    from starlette.exceptions import HTTPException
+    from starlette.responses import JSONResponse
+
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    headers = exc.headers if isinstance(exc, HTTPException) else None
+    message = f"{request.method} {request.url.path}: " + (
+        "no such route" if status == 404 else "method not allowed"
+    )
+    body = error_body(message, "invalid_request_error", "not_found" if status == 404 else None)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 class _Info:

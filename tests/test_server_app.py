@@ -454,3 +454,19 @@ def test_clients_at_the_limit_sending_back_to_back_are_never_refused(stream: boo
         return [status for replies in per_client for status, _ in replies]
 
     assert asyncio.run(asyncio.wait_for(test(), 120)) == [200] * 100
+
+
+def test_unknown_routes_and_methods_answer_in_openai_shape() -> None:
+    async def test() -> None:
+        async with (
+            serving(create_app(make_agent())) as url,
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            missing = await client.post("/completions", json={})
+            assert missing.status_code == 404
+            assert missing.json()["error"]["message"] == "POST /v1/completions: no such route"
+            wrong = await client.get("/chat/completions")
+            assert wrong.status_code == 405 and "POST" in wrong.headers["allow"]
+            assert wrong.json()["error"]["type"] == "invalid_request_error"
+
+    run(test)
