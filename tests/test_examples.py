@@ -44,8 +44,11 @@ def test_structured_output() -> None:
 
 def test_guardrails() -> None:
     out = run_example("guardrails")
-    assert "the model saw: Call me at [phone] please" in out
-    assert "blocked: the answer contains an API key" in out
+    assert "the model saw: I'm <EMAIL>, <PHONE>. When is the shop open?" in out
+    assert "tool result the model saw: Error: the result was withheld" in out
+    assert "attacker@" not in out.split("tool result the model saw:")[1].splitlines()[0]
+    assert "verdict: tool_result PromptInjectionGuardrail block (injection)" in out
+    assert "streamed before the cut: 'Sure. '; blocked:" in out
 
 
 def test_service() -> None:
