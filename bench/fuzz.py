@@ -240,8 +240,9 @@ def check_parse(fmt: ToolFormat, text: str, rng: random.Random) -> None:
     for piece in pieces(rng, text):
         announced += scanner.feed(piece)
     final = scanner.finish()
-    assert all(a is b for a, b in zip(announced, final.calls, strict=False))
-    assert len(announced) <= len(final.calls)
+    if len(text) <= fmt.max_reply_chars:  # past it, calls announced earlier are withdrawn
+        assert all(a is b for a, b in zip(announced, final.calls, strict=False))
+        assert len(announced) <= len(final.calls)
     same = [(c.name, c.arguments) for c in final.calls] == [
         (c.name, c.arguments) for c in reply.calls
     ]
@@ -367,7 +368,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=100, help="inputs per class")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--size", type=int, default=200_000, help="largest reply, in characters")
-    parser.add_argument("--hang", type=float, default=10.0, help="seconds that count as a hang")
+    parser.add_argument("--hang", type=float, default=30.0, help="seconds that count as a hang")
     parser.add_argument("--no-loop", action="store_true", help="parser and scanner only")
     parser.add_argument("--classes", nargs="*", default=list(CLASSES), choices=list(CLASSES))
     parser.add_argument("--no-scaling", action="store_true", help="skip the size table")

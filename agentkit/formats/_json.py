@@ -112,6 +112,10 @@ def find_json_end(text: str, start: int) -> int | None:
 
 def _python_literal(text: str) -> Any:
     """Read JSON-ish text as a Python literal: single quotes, trailing commas, true/false/null."""
+    try:
+        return ast.literal_eval(text.strip())  # fast when it holds no true/false/null
+    except ValueError:
+        pass  # a name such as `true`: spell the JSON names the Python way, then read it
     names = {"true": "True", "false": "False", "null": "None"}
     tokens = []
     for tok in tokenize.generate_tokens(io.StringIO(text).readline):
