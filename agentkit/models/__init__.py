@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from agentkit.models._base import Model, ModelRequest, ModelResponse
+from agentkit.models._settings import DecodingSettings
 from agentkit.models.scripted import ScriptedModel
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from agentkit.models.transformers import TransformersModel
 
 __all__ = [
+    "DecodingSettings",
     "Model",
     "ModelRequest",
     "ModelResponse",
