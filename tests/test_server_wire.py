@@ -12,8 +12,6 @@ from agentkit._server_output import AgentVariants, schema_output_type
 from agentkit._server_wire import ApiError, ChatCall, parse_chat
 from agentkit.messages import Message
 
-pytest.importorskip("starlette")
-
 
 def parse(system_prompt: str | None = None, **body: Any) -> ChatCall:
     body.setdefault("model", "served")
