@@ -14,7 +14,9 @@ Example:
 
 from agentkit.agent import Agent
 from agentkit.errors import AgentkitError
+from agentkit.limits import UsageLimits
 from agentkit.messages import CallError, Message, RunResult, ToolCall, ToolCallRecord, Usage
+from agentkit.state import PendingCall, RunState
 from agentkit.tools import RunContext, Tool, Toolbox, tool
 
 __all__ = [
@@ -22,13 +24,16 @@ __all__ = [
     "AgentkitError",
     "CallError",
     "Message",
+    "PendingCall",
     "RunContext",
     "RunResult",
+    "RunState",
     "Tool",
     "ToolCall",
     "ToolCallRecord",
     "Toolbox",
     "Usage",
+    "UsageLimits",
     "tool",
 ]
 

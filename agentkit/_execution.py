@@ -128,6 +128,15 @@ class RepeatGuard:
         """Keep the outcome of a call (its result text, or its error)."""
         self._last[key] = content
 
+    def dump(self) -> tuple[dict[str, int], dict[str, str]]:
+        """The guard's memory: runs per call, and each call's last outcome."""
+        return dict(self._runs), dict(self._last)
+
+    def load(self, runs: dict[str, int], last: dict[str, str]) -> None:
+        """Restore a memory from `dump`."""
+        self._runs.update(runs)
+        self._last.update(last)
+
 
 class Executor:
     """Checks and runs the calls of one run.
@@ -137,7 +146,6 @@ class Executor:
         context: the run's context; each call gets a copy with its own call id.
         tool_timeout: seconds a call may take unless its tool sets a timeout.
         guard: the tool-stage guardrails, as the run applies them (None: there are none).
-        max_calls: the most calls one reply may run; the rest are refused.
     """
 
     def __init__(
@@ -147,28 +155,24 @@ class Executor:
         *,
         tool_timeout: float,
         guard: Guard | None,
-        max_calls: int,
     ) -> None:
         self.toolbox = toolbox
         self.context = context
         self.tool_timeout = tool_timeout
         self.guard = guard
-        self.max_calls = max_calls
         self.repeats = RepeatGuard()
 
-    def check(self, calls: Sequence[ToolCall]) -> list[CheckedCall]:
-        """Look each tool up (repairing safe name slips), validate, refuse repeats and excess."""
-        checked = [self._check(call) for call in calls[: self.max_calls]]
-        for call in calls[self.max_calls :]:
-            checked.append(CheckedCall(call, refusal=CallError(
-                "too_many_calls",
-                f"one reply may make at most {self.max_calls} calls; this one was not run: "
-                "make it in your next reply",
-                call.name,
-            )))  # fmt: skip
-        return checked
+    def check(self, calls: Sequence[ToolCall], *, repeats: bool = True) -> list[CheckedCall]:
+        """Look each tool up (repairing safe name slips), validate, and refuse repeats.
 
-    def _check(self, call: ToolCall) -> CheckedCall:
+        Args:
+            calls: the calls of one reply.
+            repeats: count the calls against the repeat guard (not when approved calls,
+                already counted when their run paused, are checked again).
+        """
+        return [self._check(call, repeats) for call in calls]
+
+    def _check(self, call: ToolCall, repeats: bool) -> CheckedCall:
         box = self.toolbox
         found = box.resolve(call.name)
         if found is None:
@@ -189,7 +193,7 @@ class Executor:
                 "invalid_arguments", f"invalid arguments for {found.name}: {listed}", found.name
             ))  # fmt: skip
         key = RepeatGuard.key(found, kwargs)
-        refusal = self.repeats.refuse(found, key)
+        refusal = self.repeats.refuse(found, key) if repeats else None
         return CheckedCall(call, found, kwargs, key, refusal)
 
     async def run(self, checked: Sequence[CheckedCall]) -> AsyncIterator[CallOutcome]:

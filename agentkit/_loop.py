@@ -8,19 +8,36 @@ all consume the same event stream.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic
 
-from agentkit._execution import CallOutcome, Executor
+from agentkit._approval import Resume, hold_for_approval, paused_result, pending_call, rejected
+from agentkit._execution import CallOutcome, CheckedCall, Executor
 from agentkit._guarding import RunGuards
 from agentkit._output import OutputParser
+from agentkit._replies import TOLD_IN_RETRY, TRUNCATED, interpret, reuse_ids, too_many
 from agentkit._transcript import prepare_transcript
-from agentkit.errors import MaxStepsExceeded, ModelError, OutputGuardrailTripped, RetriesExhausted
-from agentkit.events import Event, FinalEvent, RetryEvent, TextDelta, ToolCallEvent
+from agentkit.errors import (
+    MaxStepsExceeded,
+    ModelError,
+    OutputGuardrailTripped,
+    RetriesExhausted,
+    UsageLimitExceeded,
+)
+from agentkit.events import (
+    ApprovalRequestEvent,
+    Event,
+    FinalEvent,
+    RetryEvent,
+    TextDelta,
+    ToolCallEvent,
+)
 from agentkit.formats._base import RenderMemo
 from agentkit.guardrails import Verdict
+from agentkit.limits import UsageLimits
 from agentkit.messages import (
     CallError,
     Message,
@@ -32,6 +49,7 @@ from agentkit.messages import (
     last_user_message,
 )
 from agentkit.models import ModelRequest, ModelResponse
+from agentkit.state import PendingCall, RunState
 from agentkit.tools import RunContext
 
 if TYPE_CHECKING:
@@ -40,9 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["Run", "TurnOutcome"]
 
 logger = logging.getLogger("agentkit.run")
-
-PARSE_OFF_LOOP_CHARS = 32_768
-"""Replies longer than this are parsed on a worker thread, so other runs are not held up."""
 
 
 @dataclass
@@ -60,6 +75,7 @@ class TurnOutcome(Generic[OutputT]):
 
     result: RunResult[OutputT] | None = None
     errors: list[CallError] = field(default_factory=list)
+    pending: list[PendingCall] = field(default_factory=list)  # calls waiting for approval
 
 
 class Run(Generic[OutputT]):
@@ -72,15 +88,26 @@ class Run(Generic[OutputT]):
         deps: Any,
         *,
         streaming: bool = False,
+        limits: UsageLimits | None = None,
+        resume: Resume | None = None,
+        history: int = 0,
     ) -> None:
         self.agent = agent
         self.streaming = streaming
-        self.run_id = uuid.uuid4().hex
-        self.messages = prepare_transcript(prompt, agent.system_prompt)
-        self.usage = Usage()
+        self.limits = limits or UsageLimits()
+        self.resume = resume
+        self.started = time.monotonic()
         self.records: list[ToolCallRecord] = []
         self.failures: list[CallError] = []
         self.failed_in_row = 0
+        self.first_step = 0
+        if resume is None:
+            self.run_id = uuid.uuid4().hex
+            self.messages = prepare_transcript(prompt, agent.system_prompt)
+            self.usage = Usage()
+            self.history = history
+        else:
+            self._restore(resume.state)
         self.output = OutputParser(agent.output_type)
         self.context: RunContext[Any] = RunContext(deps, self.messages, self.usage, self.run_id)
         self.guards = RunGuards(agent, self.messages, self.run_id)
@@ -89,46 +116,81 @@ class Run(Generic[OutputT]):
             self.context,
             tool_timeout=agent.tool_timeout,
             guard=self.guards.tool_stage if self.guards.tools_guarded else None,
-            max_calls=agent.max_calls_per_turn,
         )
+        if resume is not None:
+            payload = resume.state.payload
+            self.executor.repeats.load(payload.repeats, payload.last_outcomes)
         self._render_memo: RenderMemo = {}
+
+    def _restore(self, state: RunState) -> None:
+        payload = state.payload
+        self.run_id = payload.run_id
+        self.messages = list(payload.messages)
+        self.usage = Usage(**payload.usage)
+        self.records = [
+            ToolCallRecord(r.id, r.name, r.arguments, r.result, r.error, r.content)
+            for r in payload.records
+        ]
+        self.failed_in_row = payload.failed_in_row
+        self.failures = [CallError(**f) for f in payload.failures]
+        self.first_step = payload.step
+        self.history = payload.history
 
     # -- the loop --------------------------------------------------------------------------------
     async def events(self) -> AsyncGenerator[Event[OutputT], None]:
         """Run to the end, yielding events; the last one is `FinalEvent`."""
         try:
-            await self.guards.check_input(self.guards.input_first)
-            for step in range(self.agent.max_steps):
-                reply: _Reply | None = None
-                turn: AsyncIterator[Event[OutputT] | _Reply] = self._model_turn(step)
-                if step == 0 and self.guards.input_beside:
-                    turn = self.guards.beside_input(
-                        self._model_turn(0), lambda: self._model_turn(0)
-                    )
-                async for part in turn:
-                    if isinstance(part, _Reply):
-                        reply = part
-                    else:
-                        yield part
-                assert reply is not None
-                outcome: TurnOutcome[OutputT] | None = None
-                async for item in self._act(reply, step):
-                    if isinstance(item, TurnOutcome):
-                        outcome = item
-                    else:
-                        yield item
-                assert outcome is not None
-                if outcome.result is not None:
-                    yield FinalEvent(outcome.result)
-                    return
-                if outcome.errors:
-                    yield self._failed_turn(outcome.errors, step)
-                else:
-                    self.failed_in_row = 0
-                    self.failures.clear()
+            if self.resume is not None:
+                async for event in self._decide(self.resume):
+                    yield event
+            else:
+                await self.guards.check_input(self.guards.input_first)
+            for step in range(self.first_step, self.agent.max_steps):
+                async for event in self._step(step):
+                    yield event
+                    if isinstance(event, FinalEvent):
+                        return
             raise MaxStepsExceeded(self.agent.max_steps)
         finally:
             self._release()
+
+    async def _step(self, step: int) -> AsyncIterator[Event[OutputT]]:
+        """One step: a model turn and what comes of it; a `FinalEvent` ends the run."""
+        self.limits.check_turn(self.usage, self._elapsed(), self.messages)
+        reply: _Reply | None = None
+        async for part in self._turn(step):
+            if isinstance(part, _Reply):
+                reply = part
+            else:
+                yield part
+        assert reply is not None
+        outcome: TurnOutcome[OutputT] | None = None
+        async for item in self._act(reply, step):
+            if isinstance(item, TurnOutcome):
+                outcome = item
+            else:
+                yield item
+        assert outcome is not None
+        if outcome.result is not None:
+            yield FinalEvent(outcome.result)
+            return
+        if outcome.errors:
+            yield self._failed_turn(outcome.errors, step)
+        else:
+            self.failed_in_row = 0
+            self.failures.clear()
+        if outcome.pending:
+            yield ApprovalRequestEvent(outcome.pending, step)
+            yield FinalEvent(paused_result(self, outcome.pending, step + 1))
+
+    def _turn(self, step: int) -> AsyncIterator[Event[OutputT] | _Reply]:
+        """A model turn; the first one beside the parallel input guardrails, if any."""
+        if step == 0 and self.resume is None and self.guards.input_beside:
+            return self.guards.beside_input(self._model_turn(0), lambda: self._model_turn(0))
+        return self._model_turn(step)
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.started
 
     async def _model_turn(self, step: int) -> AsyncGenerator[Event[OutputT] | _Reply, None]:
         """One model turn: text deltas and calls as they complete, then the reply."""
@@ -153,8 +215,11 @@ class Run(Generic[OutputT]):
         announced: list[ToolCall] = []
         seen: set[str] = set()
         response: ModelResponse | None = None
+        budget = agent.model_timeout
+        left = self.limits.remaining_time(self._elapsed())
+        cut_by_limit = left is not None and left < budget
         try:
-            async with asyncio.timeout(agent.model_timeout):
+            async with asyncio.timeout(min(budget, left) if left is not None else budget):
                 async for part in agent.model.stream(request):
                     if isinstance(part, ModelResponse):
                         response = part
@@ -169,10 +234,18 @@ class Run(Generic[OutputT]):
                         announced.append(call)
                         yield ToolCallEvent(call, step)
         except TimeoutError:
+            if cut_by_limit:
+                raise UsageLimitExceeded(
+                    f"the run reached its wall_time limit of {self.limits.wall_time:g} s "
+                    "during a model turn",
+                    self.usage,
+                    self.messages,
+                ) from None
             raise ModelError(f"the model gave no reply within {agent.model_timeout} s") from None
         if response is None:
             raise ModelError("the model's stream ended without a response")
         self._account(response)
+        self.limits.check_tokens(self.usage, self.messages)
         if held is not None and (rest := await held.flush()):
             yield TextDelta(rest, step)
         yield _Reply(response, announced, held.blocked if held is not None else None)
@@ -204,10 +277,13 @@ class Run(Generic[OutputT]):
     ) -> AsyncIterator[Event[OutputT] | TurnOutcome[OutputT]]:
         """Act on one reply: run its calls, or accept its final answer; the outcome comes last."""
         response, announced = reply.response, reply.announced
-        calls, text, errors = await self._interpret(response)
+        agent = self.agent
+        calls, text, errors = await interpret(
+            response, agent.model.format, agent.toolbox.names, agent.tool_choice
+        )
         if response.truncated and (calls or errors or self.output.structured):
             self.messages.append(Message.assistant(response.text))
-            yield TurnOutcome(errors=[_TRUNCATED])
+            yield TurnOutcome(errors=[TRUNCATED])
             return
         if not calls and not errors:
             if reply.stream_blocked is not None:  # the answer's streamed text was stopped
@@ -217,45 +293,62 @@ class Run(Generic[OutputT]):
                 TurnOutcome(errors=[final]) if isinstance(final, CallError) else TurnOutcome(final)
             )
             return
-        calls = _reuse_ids(calls, announced)
+        calls = reuse_ids(calls, announced)
+        limit = self.agent.max_calls_per_turn
+        if len(calls) > limit:  # the rest are dropped, and the model told to make them later
+            errors.append(too_many(len(calls), limit))
+            calls = calls[:limit]
         self.messages.append(Message.assistant(text if calls else response.text, calls))
         checked = self.executor.check(calls)
         early = {call.id for call in announced}
         for item in checked:
             if item.call.id not in early:
                 yield ToolCallEvent(item.call, step)
-        outcomes: dict[str, CallOutcome] = {}
-        async for outcome in self.executor.run(checked):
+        outcomes, pending = hold_for_approval(checked, self.context)
+        waiting = {item.call.id for item in pending}
+        free = [c for c in checked if c.call.id not in outcomes and c.call.id not in waiting]
+        async for outcome in self._execute(free):
             outcomes[outcome.call.id] = outcome
             yield outcome.event(step)
         for item in checked:  # results go into the transcript in call order
-            outcome = outcomes[item.call.id]
-            self.records.append(outcome.record())
-            self.messages.append(outcome.message())
-            if outcome.refusal is None:
-                self.usage.tool_calls += 1
-            else:
-                errors.append(outcome.refusal)
-        yield TurnOutcome(errors=errors)
+            if item.call.id in outcomes:
+                errors.extend(self._record(outcomes[item.call.id]))
+        yield TurnOutcome(errors=errors, pending=[pending_call(c) for c in pending])
 
-    async def _interpret(
-        self, response: ModelResponse
-    ) -> tuple[list[ToolCall], str, list[CallError]]:
-        """The calls, the prose and the parse errors of a reply."""
-        import asyncio
+    async def _execute(self, checked: list[CheckedCall]) -> AsyncIterator[CallOutcome]:
+        """Run checked calls (refused ones come back at once), within the usage limits."""
+        runnable = sum(1 for item in checked if item.refusal is None)
+        if runnable:
+            self.limits.check_calls(self.usage, runnable, self._elapsed(), self.messages)
+        async for outcome in self.executor.run(checked):
+            yield outcome
 
-        if response.calls is not None:  # native tool calling: nothing to parse
-            return _unique_ids(response.calls), response.text, []
-        fmt, names = self.agent.model.format, self.agent.toolbox.names
-        if len(response.text) > PARSE_OFF_LOOP_CHARS:
-            parsed = await asyncio.to_thread(fmt.parse, response.text, tool_names=names)
-        else:
-            parsed = fmt.parse(response.text, tool_names=names)
-        errors = [CallError("parse", p) for p in parsed.errors]
-        if parsed.calls and self.agent.tool_choice == "none":
-            refusal = "calling functions is not allowed here: answer in text"
-            return [], response.text, [CallError("parse", refusal)]
-        return _unique_ids(parsed.calls), parsed.text, errors
+    def _record(self, outcome: CallOutcome) -> list[CallError]:
+        """Write a call's outcome into the records and the transcript; its refusal, if any."""
+        self.records.append(outcome.record())
+        self.messages.append(outcome.message())
+        if outcome.refusal is None:
+            self.usage.tool_calls += 1
+            return []
+        return [outcome.refusal]
+
+    # -- pausing and resuming ----------------------------------------------------------------------
+    async def _decide(self, resume: Resume) -> AsyncIterator[Event[OutputT]]:
+        """Carry out the decisions on a paused run's calls, then let the run go on."""
+        pending = resume.state.pending  # the decisions were checked against it (Agent.resume)
+        approved = [p for p in pending if p.id in resume.approve]
+        checked = self.executor.check(
+            [ToolCall(id=p.id, name=p.name, arguments=p.arguments) for p in approved],
+            repeats=False,
+        )
+        outcomes = {
+            p.id: rejected(p, resume.reject[p.id]) for p in pending if p.id in resume.reject
+        }
+        async for outcome in self._execute(checked):
+            outcomes[outcome.call.id] = outcome
+            yield outcome.event(self.first_step)
+        for call in pending:
+            self._record(outcomes[call.id])
 
     async def _final(self, text: str, *, truncated: bool) -> RunResult[OutputT] | CallError:
         """A final answer: validated, checked by the output guardrails, or why it is refused."""
@@ -287,7 +380,7 @@ class Run(Generic[OutputT]):
         Refused calls were already answered by their results; parse errors, invalid output and
         truncation are told in one retry message. `RetriesExhausted` past `max_retries` in a row.
         """
-        untold = [e for e in errors if e.kind in ("parse", "invalid_output", "truncated")]
+        untold = [e for e in errors if e.kind in TOLD_IN_RETRY]
         if untold:
             syntax = any(e.kind == "parse" for e in untold)
             text = self.agent.model.format.error_prompt(
@@ -308,30 +401,3 @@ class Run(Generic[OutputT]):
             self.agent.model.release(self.run_id)
         except Exception:  # a backend's cleanup must not hide how the run ended
             logger.exception("the model failed to release run %s", self.run_id)
-
-
-_TRUNCATED = CallError(
-    "truncated",
-    "your reply was cut off at the token limit before it was complete: write a shorter reply",
-)
-
-
-def _reuse_ids(calls: list[ToolCall], announced: list[ToolCall]) -> list[ToolCall]:
-    """Give the parsed calls the ids of the same calls announced while streaming."""
-    out = list(calls)
-    for i, (call, early) in enumerate(zip(calls, announced, strict=False)):
-        if call.name == early.name and call.arguments == early.arguments:
-            out[i] = early
-    return out
-
-
-def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:
-    """Calls with distinct ids (a model may reuse one; results are matched by id)."""
-    seen: set[str] = set()
-    out = []
-    for call in calls:
-        if call.id in seen:
-            call = ToolCall(name=call.name, arguments=call.arguments)
-        seen.add(call.id)
-        out.append(call)
-    return out

@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from typing import Any, Generic, Literal
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Literal
 
 from typing_extensions import TypeVar
 
+from agentkit._approval import Resume, check_decisions
 from agentkit._loop import Run
-from agentkit.errors import AgentkitError, UsageError
+from agentkit._transcript import prepare_transcript
+from agentkit.errors import AgentkitError, RunStateError, UsageError
 from agentkit.events import Event, FinalEvent
 from agentkit.formats import ToolChoice
 from agentkit.guardrails import Guardrail
+from agentkit.limits import UsageLimits
 from agentkit.messages import Message, OutputT, RunResult
 from agentkit.models import Model
+from agentkit.state import RunState, tools_fingerprint
 from agentkit.tools import Tool, Toolbox
+
+if TYPE_CHECKING:
+    from agentkit.sessions import Session
 
 __all__ = ["Agent", "RunResult"]
 
 DepsT = TypeVar("DepsT", default=Any)
+_T = TypeVar("_T")
 
 
 class Agent(Generic[OutputT, DepsT]):
@@ -54,8 +62,13 @@ class Agent(Generic[OutputT, DepsT]):
             can constrain decoding; `"none"` also refuses calls).
         tool_timeout: seconds a tool call may take unless the tool sets its own timeout.
         model_timeout: seconds a model turn may take, start to end.
-        max_calls_per_turn: the most calls one reply may run; further calls are refused and the
+        max_calls_per_turn: the most calls one reply may make; further calls are dropped and the
             model is told to make them in its next reply.
+        usage_limits: bounds on what each run may use (`UsageLimits`), unless a run gives its
+            own.
+        state_key: a secret that signs paused runs' states (HMAC), so a state stored outside
+            your trust boundary cannot be altered unnoticed; without it a plain digest catches
+            corruption and careless edits only.
 
     Example:
         >>> from agentkit.models import ScriptedModel
@@ -89,6 +102,8 @@ class Agent(Generic[OutputT, DepsT]):
         tool_timeout: float = 60.0,
         model_timeout: float = 600.0,
         max_calls_per_turn: int = 16,
+        usage_limits: UsageLimits | None = None,
+        state_key: str | bytes | None = None,
     ) -> None:
         _check_limits(max_steps, max_retries, tool_timeout, model_timeout, max_calls_per_turn)
         if on_block not in ("continue", "raise"):
@@ -118,6 +133,8 @@ class Agent(Generic[OutputT, DepsT]):
         self.tool_timeout = tool_timeout
         self.model_timeout = model_timeout
         self.max_calls_per_turn = max_calls_per_turn
+        self.usage_limits = usage_limits
+        self.state_key = state_key.encode() if isinstance(state_key, str) else state_key
 
     @property
     def tools(self) -> list[Tool]:
@@ -128,63 +145,204 @@ class Agent(Generic[OutputT, DepsT]):
         return f"Agent(model={self.model!r}, tools={self.toolbox.names!r})"
 
     async def stream(
-        self, prompt: str | Sequence[Message], *, deps: DepsT | None = None
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        deps: DepsT | None = None,
+        usage_limits: UsageLimits | None = None,
+        session: Session | None = None,
     ) -> AsyncIterator[Event[OutputT]]:
         """Run, yielding events as they happen; the last one is `FinalEvent`.
 
-        Events: `TextDelta`, `ToolCallEvent`, `ToolResultEvent`, `RetryEvent`, `FinalEvent`.
-        With output guardrails, text is held back until they have checked it (see
-        `output_chunks`): a block stops the stream before the offending text, with
-        `OutputGuardrailTripped`; a redaction replaces it.
+        Events: `TextDelta`, `ToolCallEvent`, `ToolResultEvent`, `RetryEvent`,
+        `ApprovalRequestEvent` (the run pauses), `FinalEvent`. With output guardrails, text is
+        held back until they have checked it (see `output_chunks`): a block stops the stream
+        before the offending text, with `OutputGuardrailTripped`; a redaction replaces it.
 
         Args:
             prompt: a user message, or a transcript (e.g. an earlier `RunResult.messages` plus a
                 new user message).
             deps: an object tools receive through a `RunContext` parameter.
+            usage_limits: bounds for this run (instead of the agent's `usage_limits`).
+            session: a conversation store: its history comes before `prompt`, and the run's
+                new messages are saved to it when the run completes (the session is locked
+                for the whole run).
         """
-        events = Run(self, prompt, deps, streaming=True).events()
-        async with contextlib.aclosing(events):
-            async for event in events:
-                yield event
+        async for event in self._events(prompt, deps, usage_limits, session, streaming=True):
+            yield event
 
     async def run_async(
-        self, prompt: str | Sequence[Message], *, deps: DepsT | None = None
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        deps: DepsT | None = None,
+        usage_limits: UsageLimits | None = None,
+        session: Session | None = None,
     ) -> RunResult[OutputT]:
-        """Run to the final answer.
+        """Run to the final answer, or to a pause for approval (`result.status == "paused"`).
+
+        Arguments as for `stream`.
 
         Raises:
             MaxStepsExceeded: no final answer after `max_steps` model turns.
             RetriesExhausted: more than `max_retries` failed turns in a row.
+            UsageLimitExceeded: a usage limit would be passed.
             InputGuardrailTripped / OutputGuardrailTripped / ToolGuardrailTripped: a guardrail
                 blocked.
             ModelError: the backend failed.
             UsageError: the prompt is not a valid transcript.
         """
-        events = Run(self, prompt, deps).events()
-        async with contextlib.aclosing(events):
-            async for event in events:
-                if isinstance(event, FinalEvent):
-                    return event.result
-        raise AgentkitError("the run ended without a final event")  # pragma: no cover
+        return await _final(self._events(prompt, deps, usage_limits, session, streaming=False))
 
     def run(
-        self, prompt: str | Sequence[Message], *, deps: DepsT | None = None
+        self,
+        prompt: str | Sequence[Message],
+        *,
+        deps: DepsT | None = None,
+        usage_limits: UsageLimits | None = None,
+        session: Session | None = None,
     ) -> RunResult[OutputT]:
         """Run synchronously (see `run_async`).
 
         Inside a running event loop (a notebook, an async service), the run goes to a worker
         thread with its own loop; prefer `await agent.run_async(...)` there.
         """
-        import asyncio  # here, not at module level: keeps `import agentkit` light
-        import concurrent.futures
+        return _sync(self.run_async(prompt, deps=deps, usage_limits=usage_limits, session=session))
 
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return asyncio.run(self.run_async(prompt, deps=deps))
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentkit-run") as pool:
-            future = pool.submit(asyncio.run, self.run_async(prompt, deps=deps))
-            return future.result()
+    async def resume_async(
+        self,
+        state: RunState | str,
+        *,
+        approve: Iterable[str] = (),
+        reject: Mapping[str, str] | None = None,
+        deps: DepsT | None = None,
+        usage_limits: UsageLimits | None = None,
+        session: Session | None = None,
+    ) -> RunResult[OutputT]:
+        """Go on with a paused run, given a decision for each of its pending calls.
+
+        Approved calls run (checked again first); a rejected call's result tells the model it
+        was refused, with the reason given; then the run goes on, and may pause again.
+
+        Args:
+            state: `result.state` of the paused run, or its `to_json()` text.
+            approve: ids of the calls to run.
+            reject: ids of the calls refused, each with a reason for the model.
+            deps: as for `run`.
+            usage_limits: bounds for the rest of the run (its usage so far counts).
+            session: the session the paused run came from, to save the finished conversation.
+
+        Raises:
+            RunStateError: a malformed or altered state, another agent's tools, a state already
+                resumed, or decisions that name unknown calls or leave one undecided.
+        """
+        resume = self._check_resume(state, approve, dict(reject or {}))
+        async with _locked(session):
+            run = Run(self, (), deps, limits=usage_limits or self.usage_limits, resume=resume)
+            result = await _final(run.events())
+            if session is not None and result.status == "completed":
+                await session.append(result.messages[run.history :])
+            return result
+
+    def resume(
+        self,
+        state: RunState | str,
+        *,
+        approve: Iterable[str] = (),
+        reject: Mapping[str, str] | None = None,
+        deps: DepsT | None = None,
+        usage_limits: UsageLimits | None = None,
+        session: Session | None = None,
+    ) -> RunResult[OutputT]:
+        """Go on with a paused run, synchronously (see `resume_async`)."""
+        return _sync(
+            self.resume_async(
+                state,
+                approve=approve,
+                reject=reject,
+                deps=deps,
+                usage_limits=usage_limits,
+                session=session,
+            )
+        )
+
+    async def _events(
+        self,
+        prompt: str | Sequence[Message],
+        deps: DepsT | None,
+        limits: UsageLimits | None,
+        session: Session | None,
+        *,
+        streaming: bool,
+    ) -> AsyncIterator[Event[OutputT]]:
+        async with _locked(session):
+            history = await session.load() if session is not None else []
+            if history:  # the stored conversation, then this run's prompt
+                prompt = [*history, *prepare_transcript(prompt, None)]
+            run = Run(
+                self,
+                prompt,
+                deps,
+                streaming=streaming,
+                limits=limits or self.usage_limits,
+                history=len(history),
+            )
+            events = run.events()
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    if isinstance(event, FinalEvent) and session is not None:
+                        if event.result.status == "completed":
+                            await session.append(event.result.messages[run.history :])
+                    yield event
+
+    def _check_resume(
+        self, state: RunState | str, approve: Iterable[str], reject: dict[str, str]
+    ) -> Resume:
+        if isinstance(state, str | bytes):
+            state = RunState.from_json(state)
+        if not isinstance(state, RunState):
+            raise UsageError(f"resume needs a RunState or its JSON, not {type(state).__name__}")
+        if state.resumed:
+            raise RunStateError("this run state was already resumed: a state resumes once")
+        state.verify(self.state_key)
+        if state.payload.tools != tools_fingerprint(self.toolbox):
+            raise RunStateError(
+                "this run state was made by an agent with other tools (names or schemas differ)"
+            )
+        approved = frozenset(approve)
+        check_decisions(state.pending, approved, reject)
+        state.resumed = True
+        return Resume(state, approved, reject)
+
+
+@contextlib.asynccontextmanager
+async def _locked(session: Session | None) -> AsyncIterator[None]:
+    if session is None:
+        yield
+        return
+    async with session.lock():
+        yield
+
+
+async def _final(events: AsyncIterator[Event[OutputT]]) -> RunResult[OutputT]:
+    async with contextlib.aclosing(events):  # type: ignore[type-var]
+        async for event in events:
+            if isinstance(event, FinalEvent):
+                return event.result
+    raise AgentkitError("the run ended without a final event")  # pragma: no cover
+
+
+def _sync(work: Coroutine[Any, Any, _T]) -> _T:
+    """Run a coroutine to its end from sync code (on a worker thread inside a running loop)."""
+    import asyncio  # here, not at module level: keeps `import agentkit` light
+    import concurrent.futures
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(work)
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="agentkit-run") as pool:
+        return pool.submit(asyncio.run, work).result()
 
 
 def _check_limits(

@@ -13,7 +13,10 @@ AgentkitError
 ├── UsageError                 the API was called the wrong way (e.g. `run` inside a running loop)
 ├── AgentRunError              a run ended without a final answer
 │   ├── MaxStepsExceeded       `max_steps` model turns without a final answer
-│   └── RetriesExhausted       more failed turns in a row than `max_retries` (carries `.errors`)
+│   ├── RetriesExhausted       more failed turns in a row than `max_retries` (carries `.errors`)
+│   └── UsageLimitExceeded     a `UsageLimits` bound would be passed (carries `.usage`)
+├── RunStateError              a paused run's state cannot be resumed (tampered, another agent's,
+│                              unknown call ids, already resumed)
 └── GuardrailTripped           a guardrail blocked the run (carries `.verdict`)
     ├── InputGuardrailTripped  ... on the user's input
     ├── OutputGuardrailTripped ... on the final answer
@@ -31,7 +34,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from agentkit.guardrails import Verdict
-    from agentkit.messages import CallError
+    from agentkit.messages import CallError, Message, Usage
 
 __all__ = [
     "AgentRunError",
@@ -44,10 +47,12 @@ __all__ = [
     "ModelNotAvailableError",
     "OutputGuardrailTripped",
     "RetriesExhausted",
+    "RunStateError",
     "ToolCrashed",
     "ToolDefinitionError",
     "ToolGuardrailTripped",
     "UsageError",
+    "UsageLimitExceeded",
     "WorkersExhausted",
 ]
 
@@ -137,6 +142,28 @@ class RetriesExhausted(AgentRunError):
         )
         self.errors = list(errors)
         self.max_retries = max_retries
+
+
+class UsageLimitExceeded(AgentRunError):
+    """A run would pass one of its `UsageLimits`.
+
+    Attributes:
+        usage: what the run had used when it stopped.
+        messages: the transcript so far.
+    """
+
+    def __init__(self, message: str, usage: Usage, messages: Sequence[Message]) -> None:
+        super().__init__(message)
+        self.usage = usage
+        self.messages = list(messages)
+
+
+class RunStateError(AgentkitError):
+    """A paused run's state cannot be resumed.
+
+    It is malformed, was altered, was made by an agent with other tools, was already resumed,
+    or the decisions given do not match its pending calls.
+    """
 
 
 class GuardrailTripped(AgentkitError):

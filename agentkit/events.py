@@ -6,8 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias
 
 from agentkit.messages import CallError, OutputT, RunResult, ToolCall
+from agentkit.state import PendingCall
 
-__all__ = ["Event", "FinalEvent", "RetryEvent", "TextDelta", "ToolCallEvent", "ToolResultEvent"]
+__all__ = [
+    "ApprovalRequestEvent",
+    "Event",
+    "FinalEvent",
+    "RetryEvent",
+    "TextDelta",
+    "ToolCallEvent",
+    "ToolResultEvent",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,11 +72,26 @@ class RetryEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequestEvent:
+    """The run pauses: these calls wait for a person's decision (`Agent.resume`)."""
+
+    calls: list[PendingCall]
+    step: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class FinalEvent(Generic[OutputT]):
     """The run is over; `.result` is the `RunResult`."""
 
     result: RunResult[OutputT]
 
 
-Event: TypeAlias = TextDelta | ToolCallEvent | ToolResultEvent | RetryEvent | FinalEvent[OutputT]
+Event: TypeAlias = (
+    TextDelta
+    | ToolCallEvent
+    | ToolResultEvent
+    | RetryEvent
+    | ApprovalRequestEvent
+    | FinalEvent[OutputT]
+)
 """Any event of a run whose output type is `OutputT`."""

@@ -19,6 +19,7 @@ from typing_extensions import TypeVar
 
 if TYPE_CHECKING:
     from agentkit.guardrails import VerdictRecord
+    from agentkit.state import PendingCall, RunState
 
 __all__ = [
     "CallError",
@@ -263,6 +264,10 @@ class RunResult(Generic[OutputT]):
         usage: model turns, failed turns, tool calls and tokens where known.
         run_id: identifies the run.
         truncated: the final answer was cut at the model's token limit.
+        status: `"completed"`, or `"paused"` when calls wait for approval (then `output` is
+            None, and `pending_calls` and `state` say what waits and how to resume).
+        pending_calls: the calls waiting for a decision.
+        state: the paused run's state (`state.to_json()`; `agent.resume(state, ...)`).
         guardrail_verdicts: every guardrail verdict of the run that was not "allow" (stage,
             guardrail, action, reason, category, score, latency).
     """
@@ -274,6 +279,9 @@ class RunResult(Generic[OutputT]):
     run_id: str = ""
     truncated: bool = False
     guardrail_verdicts: list[VerdictRecord] = field(default_factory=list)
+    status: Literal["completed", "paused"] = "completed"
+    pending_calls: list[PendingCall] = field(default_factory=list)
+    state: RunState | None = None
 
     def messages_json(self) -> str:
         """The transcript as JSON (read it back with `transcript_adapter().validate_json`)."""

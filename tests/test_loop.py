@@ -105,15 +105,21 @@ def test_lone_surrogates_in_a_prompt_cannot_break_the_transcript() -> None:
 
 
 # -- bounds ---------------------------------------------------------------------------------------
-def test_calls_beyond_the_per_reply_limit_are_refused_and_told() -> None:
+def test_calls_beyond_the_per_reply_limit_are_dropped_and_told() -> None:
     many = json.dumps([{"name": "add", "arguments": {"a": i, "b": 0}} for i in range(7)])
-    agent = Agent(ScriptedModel([many, "done"]), tools=[add], max_calls_per_turn=5)
-    result = agent.run("add")
-    ran = [r for r in result.tool_calls if r.error is None]
-    refused = [r for r in result.tool_calls if r.error is not None]
-    assert [r.result for r in ran] == [0, 1, 2, 3, 4]
-    assert len(refused) == 2 and all("at most 5 calls" in (r.error or "") for r in refused)
+    model = ScriptedModel([many, "done"])
+    result = Agent(model, tools=[add], max_calls_per_turn=5).run("add")
+    assert [r.result for r in result.tool_calls] == [0, 1, 2, 3, 4]
+    assert len(result.messages[1].tool_calls) == 5  # the transcript holds what ran
+    told = [m.content for m in result.messages if m.is_error]
+    assert len(told) == 1 and "made 7 calls" in told[0] and "at most 5" in told[0]
     assert result.usage.failed_turns == 1 and result.usage.tool_calls == 5
+
+
+def test_ten_thousand_calls_in_one_reply_stay_bounded() -> None:
+    many = json.dumps([{"name": "add", "arguments": {"a": i, "b": 1}} for i in range(10_000)])
+    result = Agent(ScriptedModel([many, "done"]), tools=[add]).run("add")
+    assert len(result.tool_calls) == 16 and len(result.messages) < 25
 
 
 def test_max_calls_per_turn_must_be_positive() -> None:

@@ -1,0 +1,87 @@
+"""A model reply read for the loop: its calls (parsed, or native and checked), prose and errors."""
+
+from __future__ import annotations
+
+from agentkit.formats import ToolFormat
+from agentkit.formats._json import MAX_ARGUMENT_DEPTH, check_json, clean_strings
+from agentkit.messages import CallError, ToolCall
+from agentkit.models import ModelResponse
+
+__all__ = ["TOLD_IN_RETRY", "TRUNCATED", "interpret", "reuse_ids", "too_many", "unique_ids"]
+
+PARSE_OFF_LOOP_CHARS = 32_768
+"""Replies longer than this are parsed on a worker thread, so other runs are not held up."""
+
+
+async def interpret(
+    response: ModelResponse, fmt: ToolFormat, tool_names: list[str], tool_choice: str
+) -> tuple[list[ToolCall], str, list[CallError]]:
+    """The calls, the prose and the parse errors of a reply."""
+    import asyncio  # here, not at module level: keeps `import agentkit` light
+
+    if response.calls is not None:  # native tool calling: nothing to parse, only to check
+        calls, problems = _checked_native(response.calls)
+        return calls, response.text, problems
+    if len(response.text) > PARSE_OFF_LOOP_CHARS:
+        parsed = await asyncio.to_thread(fmt.parse, response.text, tool_names=tool_names)
+    else:
+        parsed = fmt.parse(response.text, tool_names=tool_names)
+    errors = [CallError("parse", p) for p in parsed.errors]
+    if parsed.calls and tool_choice == "none":
+        refusal = "calling functions is not allowed here: answer in text"
+        return [], response.text, [CallError("parse", refusal)]
+    return unique_ids(parsed.calls), parsed.text, errors
+
+
+def too_many(made: int, limit: int) -> CallError:
+    """The error of a reply that made more calls than one reply may."""
+    return CallError(
+        "too_many_calls",
+        f"your reply made {made} calls, but one reply may make at most {limit}: only the first "
+        f"{limit} were considered; make the others in your next reply",
+    )
+
+
+TRUNCATED = CallError(
+    "truncated",
+    "your reply was cut off at the token limit before it was complete: write a shorter reply",
+)
+
+
+TOLD_IN_RETRY = ("parse", "invalid_output", "truncated", "too_many_calls")
+"""Failed-turn errors told in a retry message (refused calls are told by their results)."""
+
+
+def reuse_ids(calls: list[ToolCall], announced: list[ToolCall]) -> list[ToolCall]:
+    """Give the parsed calls the ids of the same calls announced while streaming."""
+    out = list(calls)
+    for i, (call, early) in enumerate(zip(calls, announced, strict=False)):
+        if call.name == early.name and call.arguments == early.arguments:
+            out[i] = early
+    return out
+
+
+def _checked_native(calls: list[ToolCall]) -> tuple[list[ToolCall], list[CallError]]:
+    """Native calls with distinct ids and encodable arguments; too deep ones become errors."""
+    out, errors = [], []
+    for call in unique_ids(calls):
+        problem, surrogates = check_json(call.arguments, max_depth=MAX_ARGUMENT_DEPTH)
+        if problem is not None:
+            errors.append(CallError("parse", f"the arguments of {call.name!r}: {problem}"))
+            continue
+        if surrogates:
+            call = call.model_copy(update={"arguments": clean_strings(call.arguments)})
+        out.append(call)
+    return out, errors
+
+
+def unique_ids(calls: list[ToolCall]) -> list[ToolCall]:
+    """Calls with distinct ids (a model may reuse one; results are matched by id)."""
+    seen: set[str] = set()
+    out = []
+    for call in calls:
+        if call.id in seen:
+            call = ToolCall(name=call.name, arguments=call.arguments)
+        seen.add(call.id)
+        out.append(call)
+    return out
