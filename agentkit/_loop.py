@@ -11,14 +11,21 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic
 
 from agentkit._approval import Resume, hold_for_approval, paused_result, pending_call, rejected
 from agentkit._execution import CallOutcome, CheckedCall, Executor
 from agentkit._guarding import RunGuards
 from agentkit._output import OutputParser
-from agentkit._replies import TOLD_IN_RETRY, TRUNCATED, interpret, reuse_ids, too_many
+from agentkit._replies import (
+    TOLD_IN_RETRY,
+    TRUNCATED,
+    Reply,
+    TurnOutcome,
+    interpret,
+    reuse_ids,
+    too_many,
+)
 from agentkit._transcript import prepare_transcript
 from agentkit.errors import (
     MaxStepsExceeded,
@@ -49,33 +56,15 @@ from agentkit.messages import (
     last_user_message,
 )
 from agentkit.models import ModelRequest, ModelResponse
-from agentkit.state import PendingCall, RunState
+from agentkit.state import RunState
 from agentkit.tools import RunContext
 
 if TYPE_CHECKING:
     from agentkit.agent import Agent
 
-__all__ = ["Run", "TurnOutcome"]
+__all__ = ["Run"]
 
 logger = logging.getLogger("agentkit.run")
-
-
-@dataclass
-class _Reply:
-    """A model turn's response, and the calls announced while it streamed."""
-
-    response: ModelResponse
-    announced: list[ToolCall]
-    stream_blocked: Verdict | None = None  # an output guardrail stopped the streamed text
-
-
-@dataclass
-class TurnOutcome(Generic[OutputT]):
-    """What one model turn came to: a final result, or the errors that make it a failed one."""
-
-    result: RunResult[OutputT] | None = None
-    errors: list[CallError] = field(default_factory=list)
-    pending: list[PendingCall] = field(default_factory=list)  # calls waiting for approval
 
 
 class Run(Generic[OutputT]):
@@ -157,9 +146,9 @@ class Run(Generic[OutputT]):
     async def _step(self, step: int) -> AsyncIterator[Event[OutputT]]:
         """One step: a model turn and what comes of it; a `FinalEvent` ends the run."""
         self.limits.check_turn(self.usage, self._elapsed(), self.messages)
-        reply: _Reply | None = None
+        reply: Reply | None = None
         async for part in self._turn(step):
-            if isinstance(part, _Reply):
+            if isinstance(part, Reply):
                 reply = part
             else:
                 yield part
@@ -183,7 +172,7 @@ class Run(Generic[OutputT]):
             yield ApprovalRequestEvent(outcome.pending, step)
             yield FinalEvent(paused_result(self, outcome.pending, step + 1))
 
-    def _turn(self, step: int) -> AsyncIterator[Event[OutputT] | _Reply]:
+    def _turn(self, step: int) -> AsyncIterator[Event[OutputT] | Reply]:
         """A model turn; the first one beside the parallel input guardrails, if any."""
         if step == 0 and self.resume is None and self.guards.input_beside:
             return self.guards.beside_input(self._model_turn(0), lambda: self._model_turn(0))
@@ -192,7 +181,7 @@ class Run(Generic[OutputT]):
     def _elapsed(self) -> float:
         return time.monotonic() - self.started
 
-    async def _model_turn(self, step: int) -> AsyncGenerator[Event[OutputT] | _Reply, None]:
+    async def _model_turn(self, step: int) -> AsyncGenerator[Event[OutputT] | Reply, None]:
         """One model turn: text deltas and calls as they complete, then the reply."""
         import asyncio  # here, not at module level: keeps `import agentkit` light
 
@@ -248,7 +237,7 @@ class Run(Generic[OutputT]):
         self.limits.check_tokens(self.usage, self.messages)
         if held is not None and (rest := await held.flush()):
             yield TextDelta(rest, step)
-        yield _Reply(response, announced, held.blocked if held is not None else None)
+        yield Reply(response, announced, held.blocked if held is not None else None)
 
     def _tool_choice(self) -> str:
         """The agent's tool_choice until a call has succeeded since the user spoke, then `"auto"`.
@@ -273,7 +262,7 @@ class Run(Generic[OutputT]):
 
     # -- acting on a reply -----------------------------------------------------------------------
     async def _act(
-        self, reply: _Reply, step: int
+        self, reply: Reply, step: int
     ) -> AsyncIterator[Event[OutputT] | TurnOutcome[OutputT]]:
         """Act on one reply: run its calls, or accept its final answer; the outcome comes last."""
         response, announced = reply.response, reply.announced

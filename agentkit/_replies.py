@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Generic
+
 from agentkit.formats import ToolFormat
 from agentkit.formats._json import MAX_ARGUMENT_DEPTH, check_json, clean_strings
-from agentkit.messages import CallError, ToolCall
+from agentkit.guardrails import Verdict
+from agentkit.messages import CallError, OutputT, RunResult, ToolCall
 from agentkit.models import ModelResponse
+from agentkit.state import PendingCall
 
-__all__ = ["TOLD_IN_RETRY", "TRUNCATED", "interpret", "reuse_ids", "too_many", "unique_ids"]
+__all__ = [
+    "TOLD_IN_RETRY",
+    "TRUNCATED",
+    "Reply",
+    "TurnOutcome",
+    "interpret",
+    "reuse_ids",
+    "too_many",
+    "unique_ids",
+]
+
+
+@dataclass
+class Reply:
+    """A model turn's response, and the calls announced while it streamed."""
+
+    response: ModelResponse
+    announced: list[ToolCall]
+    stream_blocked: Verdict | None = None  # an output guardrail stopped the streamed text
+
+
+@dataclass
+class TurnOutcome(Generic[OutputT]):
+    """What one model turn came to: a final result, or the errors that make it a failed one."""
+
+    result: RunResult[OutputT] | None = None
+    errors: list[CallError] = field(default_factory=list)
+    pending: list[PendingCall] = field(default_factory=list)  # calls waiting for approval
+
 
 PARSE_OFF_LOOP_CHARS = 32_768
 """Replies longer than this are parsed on a worker thread, so other runs are not held up."""
