@@ -51,6 +51,14 @@ def test_guardrails() -> None:
     assert "streamed before the cut: 'Sure. '; blocked:" in out
 
 
+def test_approval_and_usage_limits() -> None:
+    out = run_example("approval")
+    assert "status: paused | waiting: [('refund', {'order': 'A-17', 'amount': 250})]" in out
+    assert "status: completed | answer: The refund of 250 is done." in out
+    assert "result the model saw: refunded 250 on A-17" in out
+    assert "stopped: the run would pass its limit of 2 model turns | turns: 2" in out
+
+
 def test_service() -> None:
     out = run_example("service")
     assert 'alice: You have ordered: ["book","lamp"].' in out
