@@ -13,6 +13,7 @@ from agentkit.errors import (
     InputGuardrailTripped,
     MaxStepsExceeded,
     ModelError,
+    RetriesExhausted,
     UsageError,
 )
 from agentkit.messages import RunResult, ToolCallRecord
@@ -25,6 +26,7 @@ __all__ = [
     "chunk",
     "completion",
     "filtered_completion",
+    "paused_error",
     "reply_text",
     "send_json",
     "sse",
@@ -137,8 +139,28 @@ def filtered_completion(request_id: str, created: int, model: str) -> dict[str, 
     }
 
 
+def paused_error(result: RunResult[Any]) -> ApiError | None:
+    """The error for a run that paused for a person's approval (None for a finished one).
+
+    The protocol has no way to ask the client for a decision, and each request is a new run:
+    an agent whose tools need approval cannot be served as is.
+    """
+    if getattr(result, "status", "completed") != "paused":
+        return None
+    names = ", ".join(sorted({call.name for call in getattr(result, "pending_calls", [])}))
+    return ApiError(
+        422,
+        f"the run paused for a person's approval of calls to {names or 'a tool'}; this "
+        "server cannot ask for it: serve an agent whose tools need no approval",
+        type="agent_error",
+        code="approval_required",
+    )
+
+
 def api_error(exc: BaseException, request_id: str) -> ApiError:
     """How a run's failure is reported to the client (never with a traceback)."""
+    if isinstance(exc, ApiError):
+        return exc
     if isinstance(exc, TimeoutError):
         logger.warning("%s: %s", request_id, exc)
         return ApiError(504, str(exc), type="timeout", code="timeout")
@@ -147,7 +169,13 @@ def api_error(exc: BaseException, request_id: str) -> ApiError:
     if isinstance(exc, UsageError):
         return ApiError(400, str(exc))
     if isinstance(exc, AgentRunError):
-        code = "max_steps_exceeded" if isinstance(exc, MaxStepsExceeded) else "retries_exhausted"
+        code = (
+            "max_steps_exceeded"
+            if isinstance(exc, MaxStepsExceeded)
+            else "retries_exhausted"
+            if isinstance(exc, RetriesExhausted)
+            else "agent_error"
+        )
         return ApiError(422, str(exc), type="agent_error", code=code)
     if isinstance(exc, ModelError):
         logger.warning("%s: the model failed: %s", request_id, exc)
@@ -161,7 +189,13 @@ def api_error(exc: BaseException, request_id: str) -> ApiError:
 
 
 def sse(data: dict[str, Any]) -> bytes:
-    return b"data: " + json.dumps(data, ensure_ascii=False).encode() + b"\n\n"
+    """One server-sent event carrying `data` as JSON."""
+    return b"data: " + _utf8(data) + b"\n\n"
+
+
+def _utf8(data: dict[str, Any]) -> bytes:
+    # A tool's result may hold a lone surrogate, which UTF-8 cannot carry: it becomes U+FFFD.
+    return json.dumps(data, ensure_ascii=False).encode("utf-8", "replace")
 
 
 async def send_json(
@@ -172,7 +206,7 @@ async def send_json(
     headers: dict[str, str] | None = None,
 ) -> None:
     """Send a whole JSON response."""
-    body = json.dumps(data, ensure_ascii=False).encode()
+    body = _utf8(data)
     raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if request_id is not None:
         raw.append((b"x-request-id", request_id.encode()))

@@ -19,6 +19,7 @@ from agentkit._server_reply import (
     chunk,
     completion,
     filtered_completion,
+    paused_error,
     reply_text,
     send_json,
     sse,
@@ -80,6 +81,9 @@ class Reply:
             await watch.wait(task)
             self.ended()
             result = task.result()
+            paused = paused_error(result)
+            if paused is not None:
+                raise paused
         except ClientGone:
             logger.info("%s: the client left; run cancelled", self.request_id)
         except Filtered:
@@ -134,6 +138,10 @@ class Reply:
         last = event is None or isinstance(event, FinalEvent)
         if last:
             self.ended()
+        if isinstance(event, FinalEvent):
+            paused = paused_error(event.result)
+            if paused is not None:
+                raise paused
         chunks = stream.chunks(event)
         if chunks:
             await self._start(stream)

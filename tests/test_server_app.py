@@ -470,3 +470,30 @@ def test_unknown_routes_and_methods_answer_in_openai_shape() -> None:
             assert wrong.json()["error"]["type"] == "invalid_request_error"
 
     run(test)
+
+
+def test_replies_are_valid_utf8_even_with_a_lone_surrogate() -> None:
+    from agentkit._server_reply import send_json, sse
+
+    assert sse({"content": "half \ud800 a pair"}).decode("utf-8") == (
+        'data: {"content": "half \ufffd a pair"}\n\n'
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(send_json(send, 200, {"content": "\udfff"}))
+    assert sent[1]["body"].decode("utf-8") == '{"content": "\ufffd"}'
+
+
+def test_a_run_paused_for_approval_is_refused_with_its_tools_named() -> None:
+    from types import SimpleNamespace
+
+    from agentkit._server_reply import paused_error
+
+    paused = SimpleNamespace(status="paused", pending_calls=[SimpleNamespace(name="delete_file")])
+    error = paused_error(paused)  # type: ignore[arg-type]
+    assert error is not None and error.status == 422 and error.code == "approval_required"
+    assert "delete_file" in error.message
+    assert paused_error(SimpleNamespace(status="completed")) is None  # type: ignore[arg-type]
