@@ -16,7 +16,7 @@ from agentkit.errors import (
     RetriesExhausted,
     UsageError,
 )
-from agentkit.messages import RunResult, ToolCallRecord
+from agentkit.messages import RunResult, ToolCallRecord, encodable
 
 if TYPE_CHECKING:
     from starlette.types import Send
@@ -194,8 +194,11 @@ def sse(data: dict[str, Any]) -> bytes:
 
 
 def _utf8(data: dict[str, Any]) -> bytes:
-    # A tool's result may hold a lone surrogate, which UTF-8 cannot carry: it becomes U+FFFD.
-    return json.dumps(data, ensure_ascii=False).encode("utf-8", "replace")
+    text = json.dumps(data, ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate, which UTF-8 cannot carry, becomes U+FFFD
+        return encodable(text).encode()
 
 
 async def send_json(
