@@ -39,15 +39,17 @@ class WorkerLimits:
     Attributes:
         max_threads: threads running calls at once.
         max_stuck: threads left to calls that were given up but still run.
-        max_queued: calls waiting for a thread.
+        max_queued: calls waiting for a thread (or for a process, for isolated tools).
+        max_processes: worker processes running isolated tools' calls at once.
     """
 
     max_threads: int = 32
     max_stuck: int = 32
     max_queued: int = 1024
+    max_processes: int = 4
 
     def __post_init__(self) -> None:
-        for key in ("max_threads", "max_stuck", "max_queued"):
+        for key in ("max_threads", "max_stuck", "max_queued", "max_processes"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise UsageError(f"{key} must be a positive integer, got {value!r}")
@@ -187,6 +189,7 @@ def configure_workers(
     max_threads: int | None = None,
     max_stuck: int | None = None,
     max_queued: int | None = None,
+    max_processes: int | None = None,
 ) -> WorkerLimits:
     """Set the limits of the worker threads that run sync tools; return the previous limits.
 
@@ -195,6 +198,7 @@ def configure_workers(
         max_stuck: threads that may stay with calls that timed out but still run (default
             32); at this limit new sync tool calls fail at once.
         max_queued: calls that may wait for a thread (default 1024); more fail at once.
+        max_processes: worker processes for `isolated` tools (default 4); more calls wait.
 
     Example:
         >>> previous = configure_workers(max_threads=8)
@@ -206,6 +210,7 @@ def configure_workers(
         max_threads=previous.max_threads if max_threads is None else max_threads,
         max_stuck=previous.max_stuck if max_stuck is None else max_stuck,
         max_queued=previous.max_queued if max_queued is None else max_queued,
+        max_processes=previous.max_processes if max_processes is None else max_processes,
     )
     POOL.limits = limits  # read under the pool's lock; a reference swap is atomic
     return previous

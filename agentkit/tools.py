@@ -98,6 +98,11 @@ class Tool(Generic[P, R]):
         self._arguments = arguments
         self._validator: SchemaValidator | None = None
         self._is_async = fn is not None and is_async_callable(fn)
+        if self.isolated:
+            from agentkit._isolated import check_isolatable
+
+            context = arguments is not None and bool(arguments.context_params)
+            check_isolatable(self.name, fn, has_context=context, inline=self.inline)
         if fn is not None:
             functools.update_wrapper(self, fn, updated=())
 
@@ -210,7 +215,9 @@ class Tool(Generic[P, R]):
 
         A sync function runs on a worker thread (unless `inline`), where its value is also
         formatted; an async function's value is formatted on a worker thread unless it is a
-        short string. So a huge result never holds up the event loop.
+        short string. So a huge result never holds up the event loop. An `isolated` tool runs
+        in a worker process (see `agentkit._isolated`): its value comes back as JSON, and a
+        call given up (its timeout) kills the process.
 
         Raises:
             ToolCrashed: the function raised `SystemExit`, `StopIteration` or another exception
@@ -238,6 +245,10 @@ class Tool(Generic[P, R]):
         self, arguments: Mapping[str, Any], context: RunContext[Any], *, formatted: bool
     ) -> tuple[Any, str | None]:
         """The function's value and, if `formatted` and done on the worker thread, its text."""
+        if self.isolated and self.fn is not None:  # in a worker process, as JSON both ways
+            from agentkit._isolated import call_isolated
+
+            return await call_isolated(self.name, self.fn, arguments, self.max_result_chars)
         job = self._job(arguments, context)
         if self._is_async or self.inline:
             value, text = call_contained(job, self.name), None
@@ -256,7 +267,14 @@ class Tool(Generic[P, R]):
         return value, self.format_result(value)
 
     async def _format(self, value: Any) -> str:
-        if isinstance(value, str) and len(value) <= self.max_result_chars:
+        if _cheap(value, self.max_result_chars) or (
+            isinstance(value, list | tuple | dict)
+            and len(value) <= 32
+            and all(
+                _cheap(v, 1000) and _cheap(k, 1000)
+                for k, v in (value.items() if isinstance(value, dict) else enumerate(value))
+            )
+        ):  # small: formatting it here costs less than a thread hand-off
             return self.format_result(value)
         work = functools.partial(self.format_result, value)
         text: str = await in_thread(work, self.name, refuse_when_stuck=False)
@@ -276,6 +294,15 @@ class Tool(Generic[P, R]):
                     break
                 args.append(kwargs.pop(param))
         return functools.partial(self.fn, *args, **kwargs)
+
+
+def _cheap(value: Any, max_chars: int) -> bool:
+    """Whether a value is a scalar that is quick to write (a short string, a modest number)."""
+    if value is None or isinstance(value, bool | float):
+        return True
+    if isinstance(value, int):
+        return value.bit_length() < 4096
+    return isinstance(value, str) and len(value) <= max_chars
 
 
 @overload
