@@ -1,0 +1,73 @@
+"""Plumbing of session locks: waking this process's waiters, and which locks a run holds.
+
+A lock is a lease in the store, so waiters in other processes poll it; waiters in this process
+are woken as soon as it is released here, whatever event loop or thread they run on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+from collections.abc import Mapping
+
+__all__ = ["held_token", "notify", "set_held", "wait"]
+
+_mutex = threading.Lock()
+_waiting: dict[str, set[asyncio.Future[None]]] = {}
+
+# The locks the current task (and the tasks it starts) holds: session key -> lease token.
+_held: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+    "agentkit_session_locks", default=None
+)
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+async def wait(key: str, delay: float) -> None:
+    """Sleep up to `delay` seconds, or until the lock `key` is released in this process."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[None] = loop.create_future()
+    with _mutex:
+        _waiting.setdefault(key, set()).add(future)
+    timer = loop.call_later(delay, _settle, future)
+    try:
+        await future
+    finally:
+        timer.cancel()
+        with _mutex:
+            waiters = _waiting.get(key)
+            if waiters is not None:
+                waiters.discard(future)
+                if not waiters:
+                    del _waiting[key]
+
+
+def notify(key: str) -> None:
+    """Wake this process's waiters for the lock `key` (each on its own event loop)."""
+    with _mutex:
+        waiters = list(_waiting.get(key, ()))
+    for future in waiters:
+        try:
+            future.get_loop().call_soon_threadsafe(_settle, future)
+        except RuntimeError:  # its loop is closed: nobody is waiting there any more
+            pass
+
+
+def held_token(key: str) -> str | None:
+    """The token of the lock `key` if the current task holds it."""
+    held = _held.get()
+    return None if held is None else held.get(key)
+
+
+def set_held(key: str, token: str | None) -> None:
+    """Record (or, with None, forget) that the current task holds the lock `key`."""
+    held = dict(_held.get() or {})
+    if token is None:
+        held.pop(key, None)
+    else:
+        held[key] = token
+    _held.set(held)
