@@ -22,6 +22,7 @@ from agentkit._replies import (
     TRUNCATED,
     Reply,
     TurnOutcome,
+    TurnReader,
     interpret,
     reuse_ids,
     too_many,
@@ -39,7 +40,6 @@ from agentkit.events import (
     Event,
     FinalEvent,
     RetryEvent,
-    TextDelta,
     ToolCallEvent,
 )
 from agentkit.formats._base import RenderMemo
@@ -199,10 +199,11 @@ class Run(Generic[OutputT]):
             memo=self._render_memo,
         )
         self.usage.model_turns += 1
-        scanner = fmt.stream_scanner(agent.toolbox.names)
-        held = self.guards.output_buffer() if self.streaming else None
-        announced: list[ToolCall] = []
-        seen: set[str] = set()
+        reader = TurnReader(  # calls are announced early only to those who stream
+            fmt.stream_scanner(agent.toolbox.names) if self.streaming else None,
+            self.guards.output_buffer() if self.streaming else None,
+            step,
+        )
         response: ModelResponse | None = None
         budget = agent.model_timeout
         left = self.limits.remaining_time(self._elapsed())
@@ -213,15 +214,8 @@ class Run(Generic[OutputT]):
                     if isinstance(part, ModelResponse):
                         response = part
                         continue
-                    shown = part if held is None else await held.feed(part)
-                    if shown:
-                        yield TextDelta(shown, step)
-                    for call in scanner.feed(part):  # announce each call as soon as it is whole
-                        if call.id in seen:  # a model may reuse an id; results match by id
-                            call = ToolCall(name=call.name, arguments=call.arguments)
-                        seen.add(call.id)
-                        announced.append(call)
-                        yield ToolCallEvent(call, step)
+                    for event in await reader.read(part):
+                        yield event
         except TimeoutError:
             if cut_by_limit:
                 raise UsageLimitExceeded(
@@ -235,9 +229,10 @@ class Run(Generic[OutputT]):
             raise ModelError("the model's stream ended without a response")
         self._account(response)
         self.limits.check_tokens(self.usage, self.messages)
-        if held is not None and (rest := await held.flush()):
-            yield TextDelta(rest, step)
-        yield Reply(response, announced, held.blocked if held is not None else None)
+        rest, reply = await reader.end(response)
+        if rest is not None:
+            yield rest
+        yield reply
 
     def _tool_choice(self) -> str:
         """The agent's tool_choice until a call has succeeded since the user spoke, then `"auto"`.
@@ -268,7 +263,7 @@ class Run(Generic[OutputT]):
         response, announced = reply.response, reply.announced
         agent = self.agent
         calls, text, errors = await interpret(
-            response, agent.model.format, agent.toolbox.names, agent.tool_choice
+            response, agent.model.format, agent.toolbox.names, agent.tool_choice, reply.parsed
         )
         if response.truncated and (calls or errors or self.output.structured):
             self.messages.append(Message.assistant(response.text))

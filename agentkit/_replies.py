@@ -5,18 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic
 
-from agentkit.formats import ToolFormat
+from agentkit.events import TextDelta, ToolCallEvent
+from agentkit.formats import CallScanner, ParsedReply, ToolFormat
 from agentkit.formats._json import MAX_ARGUMENT_DEPTH, check_json, clean_strings
-from agentkit.guardrails import Verdict
+from agentkit.guardrails import OutputBuffer, Verdict
 from agentkit.messages import CallError, OutputT, RunResult, ToolCall
 from agentkit.models import ModelResponse
 from agentkit.state import PendingCall
 
 __all__ = [
+    "PARSE_OFF_LOOP_CHARS",
     "TOLD_IN_RETRY",
     "TRUNCATED",
     "Reply",
     "TurnOutcome",
+    "TurnReader",
     "interpret",
     "reuse_ids",
     "too_many",
@@ -31,6 +34,7 @@ class Reply:
     response: ModelResponse
     announced: list[ToolCall]
     stream_blocked: Verdict | None = None  # an output guardrail stopped the streamed text
+    parsed: ParsedReply | None = None  # the reply as the stream scanner read it, if it all was
 
 
 @dataclass
@@ -43,21 +47,81 @@ class TurnOutcome(Generic[OutputT]):
 
 
 PARSE_OFF_LOOP_CHARS = 32_768
-"""Replies longer than this are parsed on a worker thread, so other runs are not held up."""
+"""Replies (or pieces of one) longer than this are read on a worker thread, so other runs are
+not held up."""
+
+
+class TurnReader:
+    """Reads one model turn as it streams: text to show, calls to announce, the reply at the end.
+
+    Args:
+        scanner: the format's scanner for this reply (None: calls are found at the end only).
+        held: holds text back until the output guardrails passed it (None: shown at once).
+        step: the turn's step.
+    """
+
+    def __init__(self, scanner: CallScanner | None, held: OutputBuffer | None, step: int) -> None:
+        self.scanner = scanner
+        self.held = held
+        self.step = step
+        self.announced: list[ToolCall] = []
+        self._parts: list[str] = []
+        self._seen: set[str] = set()
+
+    async def read(self, part: str) -> list[TextDelta | ToolCallEvent]:
+        """The events one piece of text brings: its text (once checked), the calls it closes."""
+        import asyncio  # here, not at module level: keeps `import agentkit` light
+
+        events: list[TextDelta | ToolCallEvent] = []
+        shown = part if self.held is None else await self.held.feed(part)
+        if shown:
+            events.append(TextDelta(shown, self.step))
+        if self.scanner is None:
+            return events
+        self._parts.append(part)
+        if len(part) > PARSE_OFF_LOOP_CHARS:
+            found = await asyncio.to_thread(self.scanner.feed, part)
+        else:
+            found = self.scanner.feed(part)
+        for call in found:  # announced as soon as each is whole
+            if call.id in self._seen:  # a model may reuse an id; results match by id
+                call = ToolCall(name=call.name, arguments=call.arguments)
+            self._seen.add(call.id)
+            self.announced.append(call)
+            events.append(ToolCallEvent(call, self.step))
+        return events
+
+    async def end(self, response: ModelResponse) -> tuple[TextDelta | None, Reply]:
+        """The held-back text's last piece, and the reply (read by the scanner if it saw it all)."""
+        import asyncio
+
+        rest = await self.held.flush() if self.held is not None else ""
+        parsed = None
+        scanner = self.scanner
+        if scanner is not None and response.calls is None and "".join(self._parts) == response.text:
+            big = len(response.text) > PARSE_OFF_LOOP_CHARS
+            parsed = await asyncio.to_thread(scanner.finish) if big else scanner.finish()
+        blocked = self.held.blocked if self.held is not None else None
+        reply = Reply(response, self.announced, blocked, parsed)
+        return (TextDelta(rest, self.step) if rest else None), reply
 
 
 async def interpret(
-    response: ModelResponse, fmt: ToolFormat, tool_names: list[str], tool_choice: str
+    response: ModelResponse,
+    fmt: ToolFormat,
+    tool_names: list[str],
+    tool_choice: str,
+    parsed: ParsedReply | None = None,
 ) -> tuple[list[ToolCall], str, list[CallError]]:
-    """The calls, the prose and the parse errors of a reply."""
+    """The calls, the prose and the parse errors of a reply (`parsed`: already read)."""
     import asyncio  # here, not at module level: keeps `import agentkit` light
 
     if response.calls is not None:  # native tool calling: nothing to parse, only to check
         calls, problems = _checked_native(response.calls)
         return calls, response.text, problems
-    if len(response.text) > PARSE_OFF_LOOP_CHARS:
+    if parsed is None and len(response.text) > PARSE_OFF_LOOP_CHARS:
         parsed = await asyncio.to_thread(fmt.parse, response.text, tool_names=tool_names)
-    else:
+    elif parsed is None:
         parsed = fmt.parse(response.text, tool_names=tool_names)
     errors = [CallError("parse", p) for p in parsed.errors]
     if parsed.calls and tool_choice == "none":

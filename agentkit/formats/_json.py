@@ -57,6 +57,13 @@ class SpanEnd:
 
     def scan(self, text: str, pos: int) -> int | None:
         """Read `text` from `pos`: the index just past the value's end, or None if still open."""
+        if not self.depth and not self.quote and not self.escaped:
+            end = _strict_end(text, pos)  # the common case, at C speed
+            if end is not None:
+                return end
+        return self._scan(text, pos)
+
+    def _scan(self, text: str, pos: int) -> int | None:
         if self.escaped and pos < len(text):
             pos += 1
             self.escaped = False
@@ -95,6 +102,19 @@ class SpanEnd:
             self.escaped = True
             return -1
         return pos + 1
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _strict_end(text: str, pos: int) -> int | None:
+    """Where a strict JSON object or array starting at `pos` ends, or None if it is not one."""
+    if pos >= len(text) or text[pos] not in "[{":
+        return None
+    try:
+        return int(_DECODER.raw_decode(text, pos)[1])
+    except (ValueError, RecursionError):  # lenient, unfinished or very deep: the slow path
+        return None
 
 
 def find_json_end(text: str, start: int) -> int | None:
