@@ -36,11 +36,13 @@ Replies:
 Errors come in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: 400 bad input
 (`UsageError` too), 400 with type `content_filter` for an input guardrail's block, 401 without
 the API key, 404 another model, 413 a body past `max_body_bytes`, 422 `MaxStepsExceeded` or
-`RetriesExhausted` (with their message), 429 past `max_concurrency` (with `Retry-After`),
-502 `ModelError`, 504 past `request_timeout`, 500 otherwise; never a traceback (the server logs
-the details under the request id). An output or tool guardrail's block is a normal reply with
-`finish_reason: "content_filter"` and no content. After a stream has started, an error comes
-as a last `data: {"error": ...}` event. A client that disconnects cancels its run.
+`RetriesExhausted` (with their message) or a run that paused for a person's approval (code
+`approval_required`: the protocol cannot ask for one), 429 past `max_concurrency` (with
+`Retry-After`), 502 `ModelError`, 504 past `request_timeout`, 500 otherwise; never a traceback
+(the server logs the details under the request id). An output or tool guardrail's block is a
+normal reply with `finish_reason: "content_filter"` and no content. After a stream has started,
+an error comes as a last `data: {"error": ...}` event. A client that disconnects cancels its
+run.
 """
 
 from __future__ import annotations

@@ -487,13 +487,24 @@ def test_replies_are_valid_utf8_even_with_a_lone_surrogate() -> None:
     assert sent[1]["body"].decode("utf-8") == '{"content": "\ufffd"}'
 
 
-def test_a_run_paused_for_approval_is_refused_with_its_tools_named() -> None:
-    from types import SimpleNamespace
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_run_paused_for_approval_is_refused_with_its_tools_named(stream: bool) -> None:
+    from agentkit import tool
 
-    from agentkit._server_reply import paused_error
+    @tool(requires_approval=True)
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        return "deleted"
 
-    paused = SimpleNamespace(status="paused", pending_calls=[SimpleNamespace(name="delete_file")])
-    error = paused_error(paused)  # type: ignore[arg-type]
-    assert error is not None and error.status == 422 and error.code == "approval_required"
-    assert "delete_file" in error.message
-    assert paused_error(SimpleNamespace(status="completed")) is None  # type: ignore[arg-type]
+    def delete(request: ModelRequest) -> str:
+        return '[{"name": "delete_file", "arguments": {"path": "notes.txt"}}]'
+
+    async def test() -> None:
+        app = create_app(Agent(ScriptedModel(delete), tools=[delete_file]))
+        async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
+            response = await client.post("/chat/completions", json=body(stream=stream))
+        assert response.status_code == 422
+        error = response.json()["error"]
+        assert error["code"] == "approval_required" and "delete_file" in error["message"]
+
+    run(test)
