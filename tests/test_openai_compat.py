@@ -147,7 +147,7 @@ def test_text_mode_runs_a_tool_end_to_end() -> None:
     assert first["messages"][1] == {"role": "user", "content": "What is 2 + 3?"}
     assert second["messages"][2:] == [
         {"role": "assistant", "content": '[{"name": "add", "arguments": {"a": 2, "b": 3}}]'},
-        {"role": "tool", "content": "5"},
+        {"role": "tool", "content": "5", "tool_call_id": result.tool_calls[0].id},
     ]
 
 
