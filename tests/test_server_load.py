@@ -16,6 +16,8 @@ from agentkit import Agent
 from agentkit.models import ScriptedModel
 from tests.test_server_support import add, reply, serving
 
+pytestmark = pytest.mark.slow  # 200 concurrent requests against a real server
+
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 
