@@ -141,8 +141,9 @@ class StoredSession:
             timeout: seconds to wait for another run to finish.
 
         Raises:
-            SessionBusy: the session stayed locked for `timeout` seconds.
-            UsageError: this task already holds the lock, or `timeout` is negative.
+            SessionBusy: the session stayed locked for `timeout` seconds (also when this task
+                holds the lock already: it is not reentrant).
+            UsageError: `timeout` is negative.
         """
         if not isinstance(timeout, int | float) or isinstance(timeout, bool) or timeout < 0:
             raise UsageError(f"timeout must be a number of seconds >= 0, not {timeout!r}")
@@ -159,7 +160,7 @@ class _SessionLock:
         self._session = session
         self._store = store
         self._timeout = timeout
-        self._token = ""
+        self.token = ""  # the lease's token while held
         self._renewer: asyncio.Task[None] | None = None
 
     async def _try(self, token: str) -> bool:
@@ -185,11 +186,9 @@ class _SessionLock:
 
     async def __aenter__(self) -> None:
         key = self._store.key
-        if locks.held_token(key) is not None:
-            raise UsageError(
-                f"session {self._session.session_id!r} is already locked by this run "
-                "(the lock is not reentrant)"
-            )
+        # Held in this context: a nested lock (it waits out its timeout: not reentrant), or an
+        # abandoned stream whose lock is released as soon as the loop finalises it.
+        nested = locks.held_token(key) is not None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         token = uuid.uuid4().hex
@@ -197,16 +196,17 @@ class _SessionLock:
         while not await self._try(token):
             remaining = deadline - loop.time()
             if remaining <= 0:
+                hint = "; this task holds it already: the lock is not reentrant" if nested else ""
                 raise SessionBusy(
                     f"session {self._session.session_id!r} is in use by another run "
-                    f"(waited {self._timeout:g} s)",
+                    f"(waited {self._timeout:g} s{hint})",
                     self._session.session_id,
                 )
             # Released here: woken at once; released by another process: seen at the next poll.
             await locks.wait(key, min(delay, remaining))
             delay = min(delay * 2, 0.05)
-        self._token = token
-        locks.set_held(key, token)
+        self.token = token
+        locks.set_held(key, self)
         self._renewer = asyncio.create_task(self._renew(token))
 
     async def _renew(self, token: str) -> None:
@@ -238,13 +238,20 @@ class _SessionLock:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        token, self.token = self.token, ""
         locks.set_held(self._store.key, None)
-        if self._renewer is not None:
-            self._renewer.cancel()
-            try:
-                await self._renewer
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-        await self._release(self._token)
+        try:
+            if self._renewer is not None:
+                self._renewer.cancel()
+                try:
+                    await self._renewer
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if current is not None and current.cancelling():
+                        raise  # this task is being cancelled, not only the renewer
+        finally:
+            # Shielded: a run cancelled now still gives the lease back (in the background).
+            release = asyncio.ensure_future(self._release(token))
+            _pending.add(release)
+            release.add_done_callback(_pending.discard)
+            await asyncio.shield(release)

@@ -10,14 +10,24 @@ import asyncio
 import contextvars
 import threading
 from collections.abc import Mapping
+from typing import Protocol
 
-__all__ = ["held_token", "notify", "set_held", "wait"]
+__all__ = ["Holder", "held_token", "notify", "set_held", "wait"]
+
+
+class Holder(Protocol):
+    """A held lock: its lease token, or "" once released."""
+
+    token: str
+
 
 _mutex = threading.Lock()
 _waiting: dict[str, set[asyncio.Future[None]]] = {}
 
-# The locks the current task (and the tasks it starts) holds: session key -> lease token.
-_held: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
+# The locks the current task (and the tasks it starts) holds: session key -> the lock. A lock
+# released in another context (an async generator closed by the garbage collector) leaves its
+# entry here, so entries are trusted only while the lock says it is held.
+_held: contextvars.ContextVar[Mapping[str, Holder] | None] = contextvars.ContextVar(
     "agentkit_session_locks", default=None
 )
 
@@ -59,15 +69,15 @@ def notify(key: str) -> None:
 
 def held_token(key: str) -> str | None:
     """The token of the lock `key` if the current task holds it."""
-    held = _held.get()
-    return None if held is None else held.get(key)
+    holder = (_held.get() or {}).get(key)
+    return holder.token if holder is not None and holder.token else None
 
 
-def set_held(key: str, token: str | None) -> None:
+def set_held(key: str, holder: Holder | None) -> None:
     """Record (or, with None, forget) that the current task holds the lock `key`."""
     held = dict(_held.get() or {})
-    if token is None:
+    if holder is None:
         held.pop(key, None)
     else:
-        held[key] = token
+        held[key] = holder
     _held.set(held)

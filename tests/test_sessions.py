@@ -9,7 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextvars import Context
 from pathlib import Path
 from typing import Any
@@ -185,8 +185,8 @@ def test_the_lock_is_not_reentrant(store: str, open_session: Factory) -> None:
     async def main() -> None:
         session = open_session(sid())
         async with session.lock():
-            with pytest.raises(UsageError, match="not reentrant"):
-                async with session.lock():
+            with pytest.raises(SessionBusy, match="this task holds it already"):
+                async with session.lock(timeout=0.05):
                     pass
             # Tasks started inside the block act for the run that holds the lock.
             await asyncio.create_task(session.append([Message.user("from a child task")]))
@@ -342,3 +342,48 @@ def test_a_new_session_gets_a_random_id(tmp_path: Path) -> None:
     first, second = SQLiteSession(tmp_path / "s.db"), SQLiteSession(tmp_path / "s.db")
     assert len(first.session_id) == 32
     assert first.session_id != second.session_id
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_run_cancelled_while_holding_the_lock_releases_it(
+    store: str, open_session: Factory
+) -> None:
+    async def main() -> None:
+        session = open_session(sid())
+        locked = asyncio.Event()
+
+        async def run() -> None:
+            async with session.lock():
+                locked.set()
+                await asyncio.Event().wait()
+
+        task = asyncio.create_task(run())
+        await locked.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await _take(session, [Message.user("next")], timeout=2)  # the lease is 30 s
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("store", STORES)
+def test_a_lock_released_by_a_collected_generator_is_not_held_any_more(
+    store: str, open_session: Factory
+) -> None:
+    # A stream abandoned without `aclose()`: its lock is released by the event loop's
+    # finaliser, in another task, while this task's context still names the lock.
+    async def stream(session: Any) -> AsyncIterator[int]:
+        async with session.lock():
+            yield 1
+            yield 2
+
+    async def main() -> None:
+        session = open_session(sid())
+        events = stream(session)
+        assert await anext(events) == 1
+        del events
+        await _take(session, [Message.user("after the stream")], timeout=5)
+        assert len(await session.load()) == 1
+
+    asyncio.run(main())

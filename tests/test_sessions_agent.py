@@ -156,6 +156,20 @@ def test_the_model_sees_the_trimmed_history(store: str, where: Any) -> None:
         assert len(everything) == 9  # nothing is lost in the store, nothing stored twice
 
 
+@pytest.mark.parametrize("store", STORES)
+def test_a_run_after_an_abandoned_stream(store: str, where: Any) -> None:
+    session = make_session(store, where, uuid.uuid4().hex)
+    agent = Agent(ScriptedModel(answer_with_count))
+
+    async def main() -> str:
+        async for _event in agent.stream("abandoned", session=session):
+            break  # the stream is left unclosed: its lock goes when the loop finalises it
+        return (await agent.run_async("next", session=session)).output
+
+    assert asyncio.run(main()) == "1 questions, first: next"
+    assert [m.content for m in asyncio.run(session.load())] == ["next", "1 questions, first: next"]
+
+
 @pytest.mark.xfail(
     strict=True,
     reason="agent.py saves result.messages[len(history):], which is off by one when the agent "
