@@ -387,3 +387,14 @@ def test_a_lock_released_by_a_collected_generator_is_not_held_any_more(
         assert len(await session.load()) == 1
 
     asyncio.run(main())
+
+
+def test_a_redis_client_that_decodes_responses_works_too(redis_url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    session = RedisSession(client, sid())
+    messages = conversation()
+    asyncio.run(_take(session, messages))
+    assert asyncio.run(session.load()) == messages
+    client.close()
