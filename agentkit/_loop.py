@@ -94,7 +94,9 @@ class Run(Generic[OutputT]):
             self.run_id = uuid.uuid4().hex
             self.messages = prepare_transcript(prompt, agent.system_prompt)
             self.usage = Usage()
-            self.history = history
+            given = 1 if isinstance(prompt, str) else len(prompt)
+            # the stored part, and the system prompt put before it (stored with a first turn)
+            self.history = history + len(self.messages) - given if history else 0
         else:
             self._restore(resume.state)
         self.output = OutputParser(agent.output_type)
