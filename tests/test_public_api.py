@@ -13,7 +13,16 @@ import pytest
 import agentkit
 
 PUBLIC_NAMES = {
-    "agentkit": ["tool", "Tool", "Toolbox", "Agent", "RunResult", "Message"],
+    "agentkit": [
+        "tool",
+        "Tool",
+        "Toolbox",
+        "Agent",
+        "RunResult",
+        "Message",
+        "RunState",
+        "UsageLimits",
+    ],
     "agentkit.models": ["ScriptedModel", "TransformersModel", "OpenAICompatibleModel"],
     "agentkit.guardrails": [
         "Guardrail",
@@ -38,8 +47,10 @@ PUBLIC_NAMES = {
         "InputGuardrailTripped",
         "OutputGuardrailTripped",
         "ToolGuardrailTripped",
+        "UsageLimitExceeded",
     ],
     "agentkit.routing": ["EmbeddingRouter", "ChoiceRouter"],
+    "agentkit.sessions": ["InMemorySession", "SQLiteSession", "RedisSession", "Session"],
 }
 # Every package and public module with an `__all__`, whose names must exist and be sorted.
 PUBLIC_MODULES = [
@@ -53,6 +64,7 @@ PUBLIC_MODULES = [
     "agentkit.models",
     "agentkit.models.scripted",
     "agentkit.routing",
+    "agentkit.sessions",
     "agentkit.tools",
 ]
 
