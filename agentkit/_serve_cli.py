@@ -17,6 +17,7 @@ import importlib.util
 import json
 import logging
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -29,6 +30,8 @@ __all__ = ["add_serve_parser", "load_agent", "main", "run_serve", "worker_app"]
 
 KEY_VARIABLE = "AGENTKIT_SERVE_API_KEY"
 """The environment variable read for the API key when `--api-key` is not given."""
+STATE_KEY_VARIABLE = "AGENTKIT_SERVE_STATE_KEY"
+"""The environment variable read for the state key when `--state-key-file` is not given."""
 _CONFIG_VARIABLE = "AGENTKIT_SERVE_CONFIG"  # how worker processes learn what to serve
 _WORKER_APP = "agentkit._serve_cli:worker_app"
 _MIB = 1 << 20
@@ -37,9 +40,15 @@ examples:
   agentkit serve myproject.agents:support_agent
   agentkit serve path/to/agent.py:make_agent --port 8080 --workers 2
   agentkit serve myproject.agents:support_agent --api-key-file key.txt
+  agentkit serve myproject.agents:support_agent --state-key-file state-key.txt
 
 clients: base_url http://HOST:PORT/v1, model --model-name ('agentkit'), api_key the server's
   key ('--api-key', '--api-key-file' or ${KEY_VARIABLE}; none: no authorization).
+
+approval: a paused run's state is sealed with the agent's own state_key, else the key of
+  '--state-key-file' or ${STATE_KEY_VARIABLE}, else a random key shared by this command's
+  workers (a state then resumes only until the server restarts). Replicas behind one load
+  balancer need the same key.
 """
 
 
@@ -67,6 +76,11 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     keys = serve.add_mutually_exclusive_group()
     keys.add_argument("--api-key", help=f"require this bearer token (or set ${KEY_VARIABLE})")
     keys.add_argument("--api-key-file", type=Path, help="read the bearer token from a file")
+    serve.add_argument(
+        "--state-key-file",
+        type=Path,
+        help=f"read the key sealing paused runs' states from a file (or ${STATE_KEY_VARIABLE})",
+    )
     serve.add_argument("--workers", type=int, default=1, help="worker processes (1)")
     serve.add_argument("--model-name", default="agentkit", help="the model name clients send")
     serve.add_argument("--max-concurrency", type=int, default=64, help="runs at once per worker")
@@ -121,14 +135,18 @@ def _serve(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": int(config["request_timeout"]) + 5,
         "lifespan": "off",
     }
+    state_key = _state_key(args)
     if args.workers == 1:
-        uvicorn.run(_app(config, _api_key(args)), **common)
+        uvicorn.run(_app(config, _api_key(args), state_key), **common)
         return 0
     _check_target(config["target"])  # workers import it: only a quick check here
     os.environ[_CONFIG_VARIABLE] = json.dumps(config)
     key = _api_key(args)
     if key is not None:
         os.environ[KEY_VARIABLE] = key
+    # One key for all the workers (a random one if none is given): a run paused on one worker
+    # resumes on any other.
+    os.environ[STATE_KEY_VARIABLE] = state_key or secrets.token_urlsafe(32)
     _run_workers(uvicorn.Config(_WORKER_APP, factory=True, workers=args.workers, **common))
     return 0
 
@@ -150,7 +168,8 @@ def _run_workers(config: Any) -> None:
 def worker_app() -> Any:
     """The app of one worker process (`uvicorn --factory`), configured by the parent."""
     config = json.loads(os.environ[_CONFIG_VARIABLE])
-    return _app(config, os.environ.get(KEY_VARIABLE) or None)
+    state_key = os.environ.get(STATE_KEY_VARIABLE) or None
+    return _app(config, os.environ.get(KEY_VARIABLE) or None, state_key)
 
 
 def _config(args: argparse.Namespace) -> dict[str, Any]:
@@ -174,13 +193,13 @@ def _config(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _app(config: dict[str, Any], api_key: str | None) -> Any:
+def _app(config: dict[str, Any], api_key: str | None, state_key: str | None) -> Any:
     from agentkit.server import create_app
 
     agent = load_agent(config["target"])
     options = {k: v for k, v in config.items() if k != "target"}
     try:
-        return create_app(agent, api_key=api_key, **options)
+        return create_app(agent, api_key=api_key, state_key=state_key, **options)
     except AgentkitError as exc:
         raise ServeError(str(exc)) from None
 
@@ -197,6 +216,21 @@ def _api_key(args: argparse.Namespace) -> str | None:
         key = args.api_key if args.api_key is not None else os.environ.get(KEY_VARIABLE)
     if key is not None and not key.strip():
         raise ServeError("the API key is empty")
+    return key.strip() if key is not None else None
+
+
+def _state_key(args: argparse.Namespace) -> str | None:
+    """The key from `--state-key-file` or the environment (None: the agent's, or a random one)."""
+    key: str | None
+    if args.state_key_file is not None:
+        try:
+            key = args.state_key_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ServeError(f"cannot read --state-key-file: {type(exc).__name__}") from None
+        if not key.strip():
+            raise ServeError("the state key is empty")
+    else:
+        key = os.environ.get(STATE_KEY_VARIABLE) or None
     return key.strip() if key is not None else None
 
 

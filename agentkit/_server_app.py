@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from agentkit._server_approval import Approvals, PreparedResume
 from agentkit._server_output import AgentVariants
 from agentkit._server_reply import send_json
 from agentkit._server_run import Reply
@@ -36,9 +37,10 @@ class Limits:
 class ChatEndpoint:
     """The ASGI app of `POST /v1/chat/completions` for one agent."""
 
-    def __init__(self, agent: Agent[Any, Any], limits: Limits) -> None:
-        self.agent = agent
+    def __init__(self, agent: Agent[Any, Any], limits: Limits, approvals: Approvals) -> None:
+        self.agent = agent  # its state_key is the approvals' key
         self.limits = limits
+        self.approvals = approvals
         self.active = 0
         self._variants = AgentVariants(agent)
 
@@ -52,6 +54,9 @@ class ChatEndpoint:
             )
             agent = self._variants.get(call.output_schema)
             self._admit()
+            resume: PreparedResume | None = None
+            if call.resume is not None:  # last: a state is claimed only by a request that runs
+                resume = self.approvals.prepare(call.resume)
         except ApiError as exc:
             await send_json(send, exc.status, exc.body(), request_id, exc.headers)
             return
@@ -67,8 +72,11 @@ class ChatEndpoint:
                 self.active -= 1
 
         try:
-            reply = Reply(self.limits, request_id, send, receive, ended=release)
-            await (reply.stream(agent, call) if call.stream else reply.complete(agent, call))
+            reply = Reply(self.limits, request_id, send, receive, self.approvals, ended=release)
+            if call.stream:
+                await reply.stream(agent, call, resume)
+            else:
+                await reply.complete(agent, call, resume)
         finally:
             release()
 

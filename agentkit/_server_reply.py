@@ -14,6 +14,7 @@ from agentkit.errors import (
     MaxStepsExceeded,
     ModelError,
     RetriesExhausted,
+    RunStateError,
     UsageError,
 )
 from agentkit.messages import RunResult, ToolCallRecord, encodable
@@ -22,19 +23,23 @@ if TYPE_CHECKING:
     from starlette.types import Send
 
 __all__ = [
+    "PAUSED",
     "api_error",
     "chunk",
     "completion",
     "filtered_completion",
-    "paused_error",
     "reply_text",
     "send_json",
     "sse",
+    "state_error",
     "tool_call_entries",
     "usage_entry",
 ]
 
 logger = logging.getLogger("agentkit.server")
+
+PAUSED = "approval_required"
+"""The `finish_reason` of a run paused for approval (the official `openai` client accepts it)."""
 
 
 def reply_text(output: object) -> str:
@@ -77,17 +82,22 @@ def completion(
     result: RunResult[Any],
     *,
     with_tool_calls: bool,
+    paused: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A whole `chat.completion` object for a finished run."""
-    message: dict[str, Any] = {"role": "assistant", "content": reply_text(result.output)}
+    """A whole `chat.completion` object for a finished run, or a paused one.
+
+    `paused` holds the extension fields of a paused run (its pending calls and state): the
+    message then carries them instead of content, and `finish_reason` is `PAUSED`.
+    """
+    if paused is None:
+        message: dict[str, Any] = {"role": "assistant", "content": reply_text(result.output)}
+        finish = "length" if result.truncated else "stop"
+    else:
+        message = {"role": "assistant", "content": None, **paused}
+        finish = PAUSED
     if with_tool_calls:
         message["agentkit_tool_calls"] = tool_call_entries(result.tool_calls)
-    choice = {
-        "index": 0,
-        "message": message,
-        "finish_reason": "length" if result.truncated else "stop",
-        "logprobs": None,
-    }
+    choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
     return {
         "id": request_id,
         "object": "chat.completion",
@@ -139,24 +149,6 @@ def filtered_completion(request_id: str, created: int, model: str) -> dict[str, 
     }
 
 
-def paused_error(result: RunResult[Any]) -> ApiError | None:
-    """The error for a run that paused for a person's approval (None for a finished one).
-
-    The protocol has no way to ask the client for a decision, and each request is a new run:
-    an agent whose tools need approval cannot be served as is.
-    """
-    if getattr(result, "status", "completed") != "paused":
-        return None
-    names = ", ".join(sorted({call.name for call in getattr(result, "pending_calls", [])}))
-    return ApiError(
-        422,
-        f"the run paused for a person's approval of calls to {names or 'a tool'}; this "
-        "server cannot ask for it: serve an agent whose tools need no approval",
-        type="agent_error",
-        code="approval_required",
-    )
-
-
 def api_error(exc: BaseException, request_id: str) -> ApiError:
     """How a run's failure is reported to the client (never with a traceback)."""
     if isinstance(exc, ApiError):
@@ -168,6 +160,8 @@ def api_error(exc: BaseException, request_id: str) -> ApiError:
         return ApiError(400, str(exc), type="content_filter", code="input_guardrail")
     if isinstance(exc, UsageError):
         return ApiError(400, str(exc))
+    if isinstance(exc, RunStateError):
+        return state_error(exc)
     if isinstance(exc, AgentRunError):
         code = (
             "max_steps_exceeded"
@@ -186,6 +180,17 @@ def api_error(exc: BaseException, request_id: str) -> ApiError:
     else:
         logger.error("%s: the run failed", request_id, exc_info=exc)
     return ApiError(500, f"internal error (request {request_id})", type="server_error")
+
+
+def state_error(exc: RunStateError) -> ApiError:
+    """A state that cannot be resumed: 400, with the reason (bounded; never the state itself)."""
+    message = str(exc)
+    if len(message) > _MAX_STATE_MESSAGE:
+        message = message[: _MAX_STATE_MESSAGE - 3] + "..."
+    return ApiError(400, message, code="invalid_run_state", param="agentkit_resume")
+
+
+_MAX_STATE_MESSAGE = 300
 
 
 def sse(data: dict[str, Any]) -> bytes:

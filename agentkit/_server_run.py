@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from agentkit._server_reply import (
+    PAUSED,
     api_error,
     chunk,
     completion,
     filtered_completion,
-    paused_error,
     reply_text,
     send_json,
     sse,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from starlette.types import Receive, Send
 
     from agentkit._server_app import Limits
+    from agentkit._server_approval import Approvals, PreparedResume
 
 __all__ = ["Reply"]
 
@@ -63,27 +64,28 @@ class Reply:
         request_id: str,
         send: Send,
         receive: Receive,
+        approvals: Approvals,
         *,
         ended: Callable[[], None] = lambda: None,
     ) -> None:
         self.ended = ended  # called once the run is over, before the last of the reply is sent
+        self.approvals = approvals
         self.limits = limits
         self.request_id = request_id
         self.created = int(time.time())
         self.send = send
         self.receive = receive
 
-    async def complete(self, agent: Agent[Any, Any], call: ChatCall) -> None:
-        """Run to the end and send one `chat.completion`."""
+    async def complete(
+        self, agent: Agent[Any, Any], call: ChatCall, resume: PreparedResume | None = None
+    ) -> None:
+        """Run (or resume) to the end, or to a pause, and send one `chat.completion`."""
         watch = _Watch(self.receive, self.limits.request_timeout)
-        task = asyncio.create_task(_run(agent, call))
+        task = asyncio.create_task(_run(agent, call, resume))
         try:
             await watch.wait(task)
             self.ended()
             result = task.result()
-            paused = paused_error(result)
-            if paused is not None:
-                raise paused
         except ClientGone:
             logger.info("%s: the client left; run cancelled", self.request_id)
         except Filtered:
@@ -99,15 +101,18 @@ class Reply:
                 self.limits.model_name,
                 result,
                 with_tool_calls=self.limits.expose_tool_calls,
+                paused=self.approvals.paused_fields(result),
             )
             await self._send(200, data)
         finally:
             await watch.close(task)
 
-    async def stream(self, agent: Agent[Any, Any], call: ChatCall) -> None:
-        """Run, sending server-sent events: the answer once the run has it, then `[DONE]`."""
+    async def stream(
+        self, agent: Agent[Any, Any], call: ChatCall, resume: PreparedResume | None = None
+    ) -> None:
+        """Run (or resume), sending server-sent events: the answer once the run has it."""
         watch = _Watch(self.receive, self.limits.request_timeout)
-        events = agent.stream(call.messages)
+        events = agent.stream(call.messages) if resume is None else resume.events(agent)
         stream = _EventChunks(self, call)
         pending = asyncio.create_task(_next(events))
         try:
@@ -138,10 +143,6 @@ class Reply:
         last = event is None or isinstance(event, FinalEvent)
         if last:
             self.ended()
-        if isinstance(event, FinalEvent):
-            paused = paused_error(event.result)
-            if paused is not None:
-                raise paused
         chunks = stream.chunks(event)
         if chunks:
             await self._start(stream)
@@ -215,11 +216,15 @@ class _EventChunks:
             return [sse(error.body())]
         if isinstance(event, FinalEvent):
             result = event.result
-            finish = "length" if result.truncated else "stop"
-            out = [
-                sse(chunk(*ids, {"content": reply_text(result.output)})),
-                sse(chunk(*ids, {}, finish_reason=finish)),
-            ]
+            paused = reply.approvals.paused_fields(result)
+            if paused is not None:  # the pending calls and the state, in the finish chunk
+                out = [sse(chunk(*ids, paused, finish_reason=PAUSED))]
+            else:
+                finish = "length" if result.truncated else "stop"
+                out = [
+                    sse(chunk(*ids, {"content": reply_text(result.output)})),
+                    sse(chunk(*ids, {}, finish_reason=finish)),
+                ]
             if self.call.include_usage:
                 out.append(sse(chunk(*ids, None, usage=usage_entry(result))))
             return [*out, _DONE]
@@ -288,8 +293,12 @@ async def _disconnected(receive: Receive) -> None:
             return
 
 
-async def _run(agent: Agent[Any, Any], call: ChatCall) -> RunResult[Any]:
+async def _run(
+    agent: Agent[Any, Any], call: ChatCall, resume: PreparedResume | None
+) -> RunResult[Any]:
     try:
+        if resume is not None:
+            return await resume.run(agent)
         return await agent.run_async(call.messages)
     except InputGuardrailTripped:
         raise

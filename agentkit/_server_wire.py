@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agentkit.messages import Message, ToolCall
 
-__all__ = ["ApiError", "ChatCall", "error_body", "parse_chat", "to_messages"]
+__all__ = ["ApiError", "ChatCall", "ResumeRequest", "error_body", "parse_chat", "to_messages"]
 
 _TEXT_PART = "text"
 
@@ -124,6 +124,34 @@ class _ChatIn(BaseModel):
     logprobs: bool | None = None
 
 
+class _ResumeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: str = Field(min_length=1)
+    approve: list[str] = Field(default_factory=list)
+    reject: dict[str, str] = Field(default_factory=dict)
+
+
+class _ResumeChatIn(_ChatIn):
+    # The state carries the transcript: the messages are not read (they may be left out).
+    messages: list[Any] = Field(default_factory=list)
+    agentkit_resume: _ResumeIn
+
+
+@dataclass(frozen=True)
+class ResumeRequest:
+    """The `agentkit_resume` extension: a paused run's state and the decisions on its calls.
+
+    Attributes:
+        state: the `agentkit_state` token of the paused reply.
+        approve: ids of the pending calls to run.
+        reject: ids of the pending calls refused, each with a reason the model sees.
+    """
+
+    state: str
+    approve: tuple[str, ...]
+    reject: dict[str, str]
+
+
 @dataclass(frozen=True)
 class ChatCall:
     """A checked chat-completions request.
@@ -134,12 +162,15 @@ class ChatCall:
         include_usage: whether a streamed reply ends with a usage chunk.
         output_schema: the JSON schema the answer must match (`response_format`), if any;
             `{"type": "object"}` for `json_object`.
+        resume: the paused run to go on with (`agentkit_resume`), if any: `messages` is then
+            empty.
     """
 
     messages: list[Message]
     stream: bool
     include_usage: bool
     output_schema: dict[str, Any] | None
+    resume: ResumeRequest | None = None
 
 
 def parse_chat(body: bytes, *, model_name: str, system_prompt: str | None) -> ChatCall:
@@ -162,8 +193,9 @@ def parse_chat(body: bytes, *, model_name: str, system_prompt: str | None) -> Ch
         raise ApiError(400, f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the body must be a JSON object")
+    shape = _ChatIn if data.get("agentkit_resume") is None else _ResumeChatIn
     try:
-        request = _ChatIn.model_validate(data)
+        request = shape.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         param = ".".join(str(p) for p in first["loc"])
@@ -177,14 +209,23 @@ def parse_chat(body: bytes, *, model_name: str, system_prompt: str | None) -> Ch
             param="model",
         )
     _check_unsupported(request)
-    messages = to_messages(request.messages, system_prompt)
+    resume = _resume(request)
+    messages = [] if resume is not None else to_messages(request.messages, system_prompt)
     options = request.stream_options
     return ChatCall(
         messages=messages,
         stream=request.stream,
         include_usage=bool(options and options.include_usage),
         output_schema=_output_schema(request.response_format),
+        resume=resume,
     )
+
+
+def _resume(request: _ChatIn) -> ResumeRequest | None:
+    if not isinstance(request, _ResumeChatIn):
+        return None
+    given = request.agentkit_resume
+    return ResumeRequest(state=given.state, approve=tuple(given.approve), reject=given.reject)
 
 
 def _check_unsupported(request: _ChatIn) -> None:

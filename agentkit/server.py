@@ -34,25 +34,57 @@ Replies:
   model saw) and `error`. Official clients ignore the field (`message.model_extra` shows it).
 
 Errors come in OpenAI's shape, `{"error": {"message", "type", "param", "code"}}`: 400 bad input
-(`UsageError` too), 400 with type `content_filter` for an input guardrail's block, 401 without
-the API key, 404 another model, 413 a body past `max_body_bytes`, 422 `MaxStepsExceeded` or
-`RetriesExhausted` (with their message) or a run that paused for a person's approval (code
-`approval_required`: the protocol cannot ask for one), 429 past `max_concurrency` (with
-`Retry-After`), 502 `ModelError`, 504 past `request_timeout`, 500 otherwise; never a traceback
+(`UsageError` too), 400 with type `content_filter` for an input guardrail's block, 400 with
+code `invalid_run_state` for a resume that cannot be made (see below), 401 without the API key,
+404 another model, 413 a body past `max_body_bytes`, 422 `MaxStepsExceeded` or
+`RetriesExhausted` (with their message), 429 past `max_concurrency` (with `Retry-After`), 502
+`ModelError`, 504 past `request_timeout`, 500 otherwise; never a traceback
 (the server logs the details under the request id). An output or tool guardrail's block is a
 normal reply with `finish_reason: "content_filter"` and no content. After a stream has started,
 an error comes as a last `data: {"error": ...}` event. A client that disconnects cancels its
 run.
+
+Approval (tools with `requires_approval`):
+- A run that pauses for a person's approval is answered 200 with `finish_reason:
+  "approval_required"` (which the official `openai` client accepts), `content: null`, and two
+  extension fields on the message: `agentkit_pending_calls` (each call's `id`, `name` and
+  `arguments`) and `agentkit_state` (an opaque token, the paused run's state). Streamed, they
+  come in the delta of the finish chunk (after it the usage chunk, if asked for, and `[DONE]`).
+- The follow-up request resumes the run: the same endpoint and body, plus the extension field
+  `agentkit_resume: {"state": TOKEN, "approve": [ids], "reject": {id: reason}}` (with the
+  official client: `extra_body={"agentkit_resume": ...}`). Every pending call needs a decision.
+  `messages` is not read then (it may be left out or sent again as it was): the state carries
+  the transcript. The reply is the run's answer, or another pause; `stream` works as usual, but
+  the run's new calls (`agentkit_tool_calls`) and its answer come once the resumed run is over.
+- The token is sealed: encrypted (it holds the system prompt and the tool results, which a
+  client does not otherwise see) and authenticated with the server's state key, so a client
+  can neither read nor alter it. The key is the agent's own `state_key`, else `create_app`'s
+  `state_key`, else a random key of this process: then a state resumes only in the process
+  that paused it (not after a restart, nor on another worker or replica); give every process
+  the same key to resume anywhere.
+- A state resumes once: each process remembers the states it resumed (the last 65,536) and
+  refuses them again with 400, even if the resumed run then failed. A refusal before anything
+  ran (an unknown call id, a call left undecided) does not use the state up. That memory is per
+  process: replicas sharing a key do not share it, so a state replayed on another replica (or
+  after a restart, or once forgotten) resumes again: make approved tools idempotent where that
+  matters.
+- 400 `invalid_run_state` says why a resume is refused (never repeating the state): a token
+  altered, or sealed under another key, a state already resumed, decisions naming unknown calls
+  or leaving one undecided, or an agent whose tools changed since the pause.
 """
 
 from __future__ import annotations
 
+import copy
+import hmac
 import math
+import secrets
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentkit._server_app import ChatEndpoint, Limits
+from agentkit._server_approval import Approvals
 from agentkit._server_wire import ApiError, error_body
 from agentkit.agent import Agent
 from agentkit.errors import UsageError
@@ -80,6 +112,7 @@ def create_app(
     keepalive: float = 15.0,
     retry_after: int = 1,
     expose_tool_calls: bool = False,
+    state_key: str | bytes | None = None,
 ) -> Starlette:
     """The ASGI app that serves `agent` over the OpenAI chat-completions protocol.
 
@@ -95,10 +128,13 @@ def create_app(
         keepalive: seconds of silence after which a stream sends a keep-alive comment.
         retry_after: the seconds `Retry-After` asks a refused client to wait.
         expose_tool_calls: add `agentkit_tool_calls` to replies.
+        state_key: the secret (at least 16 bytes) that seals the states of paused runs, for an
+            agent without its own `state_key`; by default a random key of this process (a state
+            then resumes only here). Give all the processes that serve one agent the same key.
 
     Raises:
-        UsageError: Starlette is not installed, `agent` is not an Agent, or an option is out of
-            range.
+        UsageError: Starlette is not installed, `agent` is not an Agent, an option is out of
+            range, or `state_key` differs from the agent's own.
 
     Example:
         >>> from agentkit.models import ScriptedModel
@@ -120,7 +156,12 @@ def create_app(
         retry_after=_count("retry_after", retry_after),
         expose_tool_calls=bool(expose_tool_calls),
     )
-    chat = ChatEndpoint(_agent(agent), limits)
+    served = _agent(agent)
+    key = _state_key(state_key, served.state_key)
+    if served.state_key != key:  # a copy signs with the server's key: the agent is unchanged
+        served = copy.copy(served)
+        served.state_key = key
+    chat = ChatEndpoint(served, limits, Approvals(key))
     handlers = {404: _http_error, 405: _http_error}
     app = Starlette(routes=_routes(chat), exception_handlers=handlers)
     app.state.agentkit = chat
@@ -229,6 +270,23 @@ def _key(key: object) -> str | None:
             "api_key must be printable ASCII without spaces (an HTTP header carries it)"
         )
     return stripped
+
+
+def _state_key(given: object, own: bytes | None) -> bytes:
+    """The key that seals paused states: the agent's, the given one, or a random one."""
+    key: bytes | None = None
+    if given is not None:
+        key = given.encode() if isinstance(given, str) else given  # type: ignore[assignment]
+        if not isinstance(key, bytes) or len(key.strip()) < _MIN_STATE_KEY:
+            raise UsageError(f"state_key must be str or bytes of at least {_MIN_STATE_KEY} bytes")
+    if own is not None:
+        if key is not None and not hmac.compare_digest(key, own):
+            raise UsageError("the agent has its own state_key, and state_key differs from it")
+        return own
+    return key if key is not None else secrets.token_bytes(32)
+
+
+_MIN_STATE_KEY = 16
 
 
 def _count(name: str, value: object) -> int:

@@ -485,26 +485,3 @@ def test_replies_are_valid_utf8_even_with_a_lone_surrogate() -> None:
 
     asyncio.run(send_json(send, 200, {"content": "\udfff"}))
     assert sent[1]["body"].decode("utf-8") == '{"content": "\ufffd"}'
-
-
-@pytest.mark.parametrize("stream", [False, True])
-def test_a_run_paused_for_approval_is_refused_with_its_tools_named(stream: bool) -> None:
-    from agentkit import tool
-
-    @tool(requires_approval=True)
-    def delete_file(path: str) -> str:
-        """Delete a file."""
-        return "deleted"
-
-    def delete(request: ModelRequest) -> str:
-        return '[{"name": "delete_file", "arguments": {"path": "notes.txt"}}]'
-
-    async def test() -> None:
-        app = create_app(Agent(ScriptedModel(delete), tools=[delete_file]))
-        async with serving(app) as url, httpx.AsyncClient(base_url=url) as client:
-            response = await client.post("/chat/completions", json=body(stream=stream))
-        assert response.status_code == 422
-        error = response.json()["error"]
-        assert error["code"] == "approval_required" and "delete_file" in error["message"]
-
-    run(test)
