@@ -121,6 +121,10 @@ def _command(args: argparse.Namespace, console: Console) -> int:
     if args.command in ("schema", "tools"):
         console.line(_schema_json(args.specs))
         return 0
+    if args.command == "pull":
+        from agentkit._pull import run_pull
+
+        return run_pull(args)
     if args.command == "serve":
         from agentkit._serve_cli import run_serve
 

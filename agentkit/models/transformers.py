@@ -22,6 +22,7 @@ from agentkit.errors import ModelError, UsageError
 from agentkit.formats import HermesFormat, SmolLM2Format, StableLMFormat, ToolFormat
 from agentkit.models import _local
 from agentkit.models._base import Model, ModelRequest, ModelResponse
+from agentkit.models._encoder import ROUTER_INSTALL_HINT
 from agentkit.models._kv import Session
 from agentkit.models._settings import DecodingOptions, DecodingSettings
 from agentkit.models.routing import EmbeddingRouter, Router, _route_choice
@@ -160,10 +161,13 @@ class TransformersModel(Model):
         if router != "auto":
             return router
         params = sum(p.numel() for p in self._loaded.model.parameters())
-        if params < SMALL_MODEL_PARAMS and EmbeddingRouter.available():
-            logger.info("small model (%d parameters): routing tool choice by embeddings", params)
-            return EmbeddingRouter()
-        return None
+        if params >= SMALL_MODEL_PARAMS:
+            return None
+        if not EmbeddingRouter.available():
+            _warn_no_router(params)
+            return None
+        logger.info("small model (%d parameters): routing tool choice by embeddings", params)
+        return EmbeddingRouter()
 
     def __repr__(self) -> str:
         return f"TransformersModel({self.name!r}, format={self.format!r})"
@@ -339,6 +343,23 @@ class TransformersModel(Model):
             request.tools, tool_choice=request.tool_choice, output_schema=request.output_schema
         )
         return _decode.make_matcher(self._loaded.grammar_tokenizer(), grammar)
+
+
+_ROUTER_WARNED = threading.Event()
+
+
+def _warn_no_router(params: int) -> None:
+    """Say once per process that a small model runs without its router, and how to get it."""
+    if _ROUTER_WARNED.is_set():
+        return
+    _ROUTER_WARNED.set()
+    logging.getLogger("agentkit.models").warning(
+        "the tool router is not installed, so this small model (%d parameters) chooses tools "
+        'itself and rarely picks the right one (router="auto" needs all-MiniLM-L6-v2); '
+        "install it with: %s",
+        params,
+        ROUTER_INSTALL_HINT,
+    )
 
 
 def _check_router(router: object) -> None:
