@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from agentkit._schema import VALUE_KEYS
@@ -81,6 +83,7 @@ def reply_grammar(
     call_close: str = "",
     allow_text: bool = True,
     output_schema: dict[str, Any] | None = None,
+    tag_tokens: Mapping[str, int] | None = None,
 ) -> str:
     """The Lark grammar of a reply.
 
@@ -90,12 +93,17 @@ def reply_grammar(
         call_close: text after it.
         allow_text: a final answer may be given instead of a call.
         output_schema: the final answer must be JSON of this schema instead of free text.
+        tag_tokens: tags of `call_open` and `call_close` that the tokenizer holds as one
+            added token (Qwen2.5's `<tool_call>`), by token id: each may be written as that
+            token or spelled out as text (the grammar engine never matches an added token
+            against text).
     """
     alternatives = []
     rules = []
     if payload is not None:
-        wrap_open = f"{json.dumps(call_open)} " if call_open else ""
-        wrap_close = f" {json.dumps(call_close)}" if call_close else ""
+        tags = tag_tokens or {}
+        wrap_open = f"{_literal(call_open, tags)} " if call_open else ""
+        wrap_close = f" {_literal(call_close, tags)}" if call_close else ""
         rules.append(f"call: {wrap_open}{json_rule(payload)}{wrap_close}")
         alternatives.append("call")
     if allow_text or payload is None:
@@ -108,3 +116,22 @@ def reply_grammar(
             rules.append(f"answer: TEXT\nTEXT: /[^{escaped}\\s](?s:.)*/")
         alternatives.append("answer")
     return "start: " + " | ".join(alternatives) + "\n" + "\n".join(rules) + "\n"
+
+
+def _literal(text: str, tag_tokens: Mapping[str, int]) -> str:
+    """`text` as a Lark expression, each tag of `tag_tokens` in it either its token or its text.
+
+    Example:
+        >>> _literal("<tool_call>{", {"<tool_call>": 7})
+        '("<tool_call>" | <[7]>) "{"'
+    """
+    tags = sorted((t for t in tag_tokens if t and t in text), key=len, reverse=True)
+    if not tags:
+        return json.dumps(text)
+    parts = re.split("(" + "|".join(re.escape(t) for t in tags) + ")", text)
+    items = [
+        f"({json.dumps(part)} | <[{tag_tokens[part]}]>)" if i % 2 else json.dumps(part)
+        for i, part in enumerate(parts)
+        if part
+    ]
+    return " ".join(items)

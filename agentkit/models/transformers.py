@@ -339,10 +339,19 @@ class TransformersModel(Model):
             return None
         from agentkit.models import _decode
 
-        grammar = request.format.grammar(
+        fmt = request.format
+        if isinstance(fmt, HermesFormat):
+            fmt = fmt.with_tag_tokens(_tag_tokens(self._loaded.tokenizer, fmt.tags))
+        grammar = fmt.grammar(
             request.tools, tool_choice=request.tool_choice, output_schema=request.output_schema
         )
         return _decode.make_matcher(self._loaded.grammar_tokenizer(), grammar)
+
+
+def _tag_tokens(tokenizer: Any, tags: Sequence[str]) -> dict[str, int]:
+    """The tags the tokenizer holds as one added token (special or not), by token id."""
+    added: dict[str, int] = tokenizer.get_added_vocab()
+    return {tag: added[tag] for tag in tags if tag in added}
 
 
 _ROUTER_WARNED = threading.Event()
