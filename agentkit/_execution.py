@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
 
+from agentkit import _trace
 from agentkit.errors import ArgumentsError
 from agentkit.events import ToolResultEvent
 from agentkit.messages import CallError, Message, ToolCall, ToolCallRecord
@@ -161,6 +162,7 @@ class Executor:
         self.tool_timeout = tool_timeout
         self.guard = guard
         self.repeats = RepeatGuard()
+        self.trace: _trace.Span = _trace.NO_SPAN  # the run's span, parent of each call's
 
     def check(self, calls: Sequence[ToolCall], *, repeats: bool = True) -> list[CheckedCall]:
         """Look each tool up (repairing safe name slips), validate, and refuse repeats.
@@ -263,6 +265,15 @@ class Executor:
             return Blocked("its arguments, once redacted, are no longer valid")
 
     async def _invoke(self, call: ToolCall, tool: Tool, kwargs: dict[str, Any]) -> CallOutcome:
+        with _trace.tool_span(self.trace, tool.name, call.id, kwargs) as span:
+            outcome = await self._call(call, tool, kwargs)
+            if outcome.error is None:
+                span.result(outcome.content)
+            else:
+                span.error(outcome.error)
+        return outcome
+
+    async def _call(self, call: ToolCall, tool: Tool, kwargs: dict[str, Any]) -> CallOutcome:
         import asyncio
 
         timeout = tool.timeout if tool.timeout is not None else self.tool_timeout

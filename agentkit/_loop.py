@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
+from agentkit import _trace
 from agentkit._approval import Resume, hold_for_approval, paused_result, pending_call, rejected
 from agentkit._execution import CallOutcome, CheckedCall, Executor
 from agentkit._guarding import RunGuards
@@ -33,7 +34,6 @@ from agentkit.errors import (
     ModelError,
     OutputGuardrailTripped,
     RetriesExhausted,
-    UsageLimitExceeded,
 )
 from agentkit.events import (
     ApprovalRequestEvent,
@@ -112,6 +112,7 @@ class Run(Generic[OutputT]):
             payload = resume.state.payload
             self.executor.repeats.load(payload.repeats, payload.last_outcomes)
         self._render_memo: RenderMemo = {}
+        self.trace: _trace.Span = _trace.NO_SPAN
 
     def _restore(self, state: RunState) -> None:
         payload = state.payload
@@ -130,19 +131,23 @@ class Run(Generic[OutputT]):
     # -- the loop --------------------------------------------------------------------------------
     async def events(self) -> AsyncGenerator[Event[OutputT], None]:
         """Run to the end, yielding events; the last one is `FinalEvent`."""
+        span = _trace.run_span(self.agent.name, self.agent.model_name, self.run_id)
+        self.trace = self.executor.trace = span
         try:
-            if self.resume is not None:
-                async for event in self._decide(self.resume):
-                    yield event
-            else:
-                await self.guards.check_input(self.guards.input_first)
-            for step in range(self.first_step, self.agent.max_steps):
-                async for event in self._step(step):
-                    yield event
-                    if isinstance(event, FinalEvent):
-                        return
-            raise MaxStepsExceeded(self.agent.max_steps)
+            with span:
+                if self.resume is not None:
+                    async for event in self._decide(self.resume):
+                        yield event
+                else:
+                    await self.guards.check_input(self.guards.input_first)
+                for step in range(self.first_step, self.agent.max_steps):
+                    async for event in self._step(step):
+                        yield event
+                        if isinstance(event, FinalEvent):
+                            return
+                raise MaxStepsExceeded(self.agent.max_steps)
         finally:
+            span.verdicts(self.guards.records)
             self._release()
 
     async def _step(self, step: int) -> AsyncIterator[Event[OutputT]]:
@@ -210,22 +215,22 @@ class Run(Generic[OutputT]):
         budget = agent.model_timeout
         left = self.limits.remaining_time(self._elapsed())
         cut_by_limit = left is not None and left < budget
+        turn = _trace.turn_span(self.trace, agent.model_name, step)
         try:
-            async with asyncio.timeout(min(budget, left) if left is not None else budget):
-                async for part in agent.model.stream(request):
-                    if isinstance(part, ModelResponse):
-                        response = part
-                        continue
-                    for event in await reader.read(part):
-                        yield event
+            with turn:
+                turn.prompt(self.messages)
+                async with asyncio.timeout(min(budget, left) if left is not None else budget):
+                    async for part in agent.model.stream(request):
+                        if isinstance(part, ModelResponse):
+                            response = part
+                            turn.usage(part.prompt_tokens, part.completion_tokens)
+                            turn.reply(part.text)
+                            continue
+                        for event in await reader.read(part):
+                            yield event
         except TimeoutError:
             if cut_by_limit:
-                raise UsageLimitExceeded(
-                    f"the run reached its wall_time limit of {self.limits.wall_time:g} s "
-                    "during a model turn",
-                    self.usage,
-                    self.messages,
-                ) from None
+                raise self.limits.out_of_time(self.usage, self.messages) from None
             raise ModelError(f"the model gave no reply within {agent.model_timeout} s") from None
         if response is None:
             raise ModelError("the model's stream ended without a response")
@@ -375,6 +380,7 @@ class Run(Generic[OutputT]):
             self.messages.append(Message(role="user", content=text, is_error=True))
         self.usage.failed_turns += 1
         self.failed_in_row += 1
+        self.trace.retry(self.failed_in_row, [e.kind for e in errors])
         self.failures.extend(errors)
         for err in errors:
             logger.info("failed turn %d: %s", self.failed_in_row, err.message)

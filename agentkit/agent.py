@@ -66,6 +66,7 @@ class Agent(Generic[OutputT, DepsT]):
             model is told to make them in its next reply.
         usage_limits: bounds on what each run may use (`UsageLimits`), unless a run gives its
             own.
+        name: the agent's name, in traces (`gen_ai.agent.name`).
         state_key: a secret that signs paused runs' states (HMAC), so a state stored outside
             your trust boundary cannot be altered unnoticed; without it a plain digest catches
             corruption and careless edits only.
@@ -104,6 +105,7 @@ class Agent(Generic[OutputT, DepsT]):
         max_calls_per_turn: int = 16,
         usage_limits: UsageLimits | None = None,
         state_key: str | bytes | None = None,
+        name: str = "agent",
     ) -> None:
         _check_limits(max_steps, max_retries, tool_timeout, model_timeout, max_calls_per_turn)
         if on_block not in ("continue", "raise"):
@@ -134,12 +136,19 @@ class Agent(Generic[OutputT, DepsT]):
         self.model_timeout = model_timeout
         self.max_calls_per_turn = max_calls_per_turn
         self.usage_limits = usage_limits
+        self.name = name
         self.state_key = state_key.encode() if isinstance(state_key, str) else state_key
 
     @property
     def tools(self) -> list[Tool]:
         """The tools, in order."""
         return list(self.toolbox)
+
+    @property
+    def model_name(self) -> str:
+        """The model's name (for traces): a server's model name, or the backend's class."""
+        name = getattr(self.model, "model", None)
+        return name if isinstance(name, str) else type(self.model).__name__
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model!r}, tools={self.toolbox.names!r})"

@@ -90,6 +90,14 @@ class UsageLimits:
                     f"the run used {used} {words}, past its limit of {limit}", usage, messages
                 )
 
+    def out_of_time(self, usage: Usage, messages: list[Message]) -> UsageLimitExceeded:
+        """The error of a model turn cut at `wall_time`."""
+        return UsageLimitExceeded(
+            f"the run reached its wall_time limit of {self.wall_time:g} s during a model turn",
+            usage,
+            messages,
+        )
+
     def remaining_time(self, elapsed: float) -> float | None:
         """Seconds left before `wall_time`, or None without that limit."""
         return None if self.wall_time is None else self.wall_time - elapsed
