@@ -129,6 +129,10 @@ def _command(args: argparse.Namespace, console: Console) -> int:
         from agentkit._serve_cli import run_serve
 
         return run_serve(args)
+    if args.command == "mcp":
+        from agentkit._mcp_cli import run_mcp
+
+        return run_mcp(args)
     agent = _agent(args, console)
     if args.command == "chat":
         return ChatSession(agent, console).loop()

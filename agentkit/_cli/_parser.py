@@ -101,9 +101,11 @@ def parser() -> argparse.ArgumentParser:
             formatter_class=formatter,
         )
         schema.add_argument("specs", nargs="+", metavar="TOOLS")
+    from agentkit._mcp_cli import add_mcp_parser
     from agentkit._pull import add_pull_parser
     from agentkit._serve_cli import add_serve_parser
 
     add_serve_parser(commands)
     add_pull_parser(commands)
+    add_mcp_parser(commands)
     return root
