@@ -123,3 +123,18 @@ def test_command_line_mistakes_exit_2(capsys: pytest.CaptureFixture[str]) -> Non
 def test_help_lists_the_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     assert "mcp" in capsys.readouterr().out
+
+
+def test_the_mcp_example_runs_as_documented() -> None:
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "examples.mcp_tools"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "tools from the MCP server: calculate" in done.stdout
+    assert "result  391" in done.stdout
+    assert "result  calculate raised MCPToolError: calculate raised ToolError" in done.stdout
