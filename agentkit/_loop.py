@@ -7,6 +7,7 @@ all consume the same event stream.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -24,6 +25,7 @@ from agentkit._replies import (
     Reply,
     TurnOutcome,
     TurnReader,
+    account,
     interpret,
     reuse_ids,
     too_many,
@@ -135,20 +137,27 @@ class Run(Generic[OutputT]):
         self.trace = self.executor.trace = span
         try:
             with span:
-                if self.resume is not None:
-                    async for event in self._decide(self.resume):
-                        yield event
-                else:
-                    await self.guards.check_input(self.guards.input_first)
-                for step in range(self.first_step, self.agent.max_steps):
-                    async for event in self._step(step):
-                        yield event
-                        if isinstance(event, FinalEvent):
-                            return
-                raise MaxStepsExceeded(self.agent.max_steps)
+                try:
+                    async with contextlib.aclosing(self._steps()) as steps:
+                        async for event in steps:
+                            yield event
+                finally:
+                    span.verdicts(self.guards.records)  # before the span ends
         finally:
-            span.verdicts(self.guards.records)
             self._release()
+
+    async def _steps(self) -> AsyncGenerator[Event[OutputT], None]:
+        if self.resume is not None:
+            async for event in self._decide(self.resume):
+                yield event
+        else:
+            await self.guards.check_input(self.guards.input_first)
+        for step in range(self.first_step, self.agent.max_steps):
+            async for event in self._step(step):
+                yield event
+                if isinstance(event, FinalEvent):
+                    return
+        raise MaxStepsExceeded(self.agent.max_steps)
 
     async def _step(self, step: int) -> AsyncIterator[Event[OutputT]]:
         """One step: a model turn and what comes of it; a `FinalEvent` ends the run."""
@@ -234,7 +243,7 @@ class Run(Generic[OutputT]):
             raise ModelError(f"the model gave no reply within {agent.model_timeout} s") from None
         if response is None:
             raise ModelError("the model's stream ended without a response")
-        self._account(response)
+        account(self.usage, response)
         self.limits.check_tokens(self.usage, self.messages)
         rest, reply = await reader.end(response)
         if rest is not None:
@@ -244,23 +253,12 @@ class Run(Generic[OutputT]):
     def _tool_choice(self) -> str:
         """The agent's tool_choice until a call has succeeded since the user spoke, then `"auto"`.
 
-        A forced choice (`"required"`, a tool name) would otherwise force calls forever; once
-        the model has a result it must be free to answer.
+        A forced choice would otherwise force calls forever: with a result, the model may answer.
         """
         choice = self.agent.tool_choice
         if choice in ("auto", "none"):
             return choice
         return "auto" if last_user_message(self.messages)[1] else choice
-
-    def _account(self, response: ModelResponse) -> None:
-        usage = self.usage
-        usage.prompt_tokens += response.prompt_tokens or 0
-        usage.completion_tokens += response.completion_tokens or 0
-        prefilled = response.prefilled_tokens
-        usage.prefilled_tokens += (
-            prefilled if prefilled is not None else (response.prompt_tokens or 0)
-        )
-        logger.debug("turn %d: %.500r", usage.model_turns, response.text)
 
     # -- acting on a reply -----------------------------------------------------------------------
     async def _act(

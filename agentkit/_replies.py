@@ -9,7 +9,7 @@ from agentkit.events import TextDelta, ToolCallEvent
 from agentkit.formats import CallScanner, ParsedReply, ToolFormat
 from agentkit.formats._json import MAX_ARGUMENT_DEPTH, check_json, clean_strings
 from agentkit.guardrails import OutputBuffer, Verdict
-from agentkit.messages import CallError, OutputT, RunResult, ToolCall
+from agentkit.messages import CallError, OutputT, RunResult, ToolCall, Usage
 from agentkit.models import ModelResponse
 from agentkit.state import PendingCall
 
@@ -20,6 +20,7 @@ __all__ = [
     "Reply",
     "TurnOutcome",
     "TurnReader",
+    "account",
     "interpret",
     "reuse_ids",
     "too_many",
@@ -128,6 +129,14 @@ async def interpret(
         refusal = "calling functions is not allowed here: answer in text"
         return [], response.text, [CallError("parse", refusal)]
     return unique_ids(parsed.calls), parsed.text, errors
+
+
+def account(usage: Usage, response: ModelResponse) -> None:
+    """Add a turn's tokens to a run's usage (prompt tokens count as prefilled unless told)."""
+    usage.prompt_tokens += response.prompt_tokens or 0
+    usage.completion_tokens += response.completion_tokens or 0
+    prefilled = response.prefilled_tokens
+    usage.prefilled_tokens += prefilled if prefilled is not None else (response.prompt_tokens or 0)
 
 
 def too_many(made: int, limit: int) -> CallError:

@@ -107,11 +107,6 @@ def no_secrets(text: str, context: Any) -> Verdict:
     return Verdict.block("a secret", category="secret") if "SECRET" in text else Verdict.allow()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Run.events records verdicts after its run span has ended (span.verdicts must be "
-    "called inside the `with span:` block)",
-)
 def test_guardrail_verdicts_are_events_of_the_run_span(exporter: InMemorySpanExporter) -> None:
     from agentkit.errors import InputGuardrailTripped
 
