@@ -21,7 +21,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from agentkit.errors import AgentkitError
+from agentkit.errors import MCPConnectionError, MCPToolError
 
 if TYPE_CHECKING:
     import anyio
@@ -37,14 +37,6 @@ CLOSE_TIMEOUT = 15.0
 """Seconds `close` waits for the owner task (a stdio server gets 2 s to exit, then is killed)."""
 _MAX_PAGES = 100  # tools/list pages read at most
 _NOT_CONNECTED = "not connected: use `async with toolset:` or `await toolset.connect()` first"
-
-
-class MCPConnectionError(AgentkitError):
-    """An MCP server cannot be reached, went away, or did not answer in time."""
-
-
-class MCPToolError(AgentkitError):
-    """An MCP server reported that a tool call failed (an `isError` result or a refusal)."""
 
 
 @dataclass(eq=False)

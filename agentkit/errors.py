@@ -8,6 +8,8 @@ AgentkitError
 ├── ArgumentsError             arguments do not fit a tool's schema (carries `.problems`)
 ├── ToolCrashed                a tool raised what must not escape its call (`SystemExit`...)
 ├── WorkersExhausted           the worker threads for sync tools are at their limit
+├── MCPConnectionError         an MCP server cannot be reached, went away, or did not answer
+├── MCPToolError               an MCP server reported that a tool call failed (`isError`)
 ├── ModelError                 a backend failed (server error, scripted replies used up)
 │   └── ModelNotAvailableError a local model or its package is missing
 ├── UsageError                 the API was called the wrong way (e.g. `run` inside a running loop)
@@ -42,6 +44,8 @@ __all__ = [
     "ArgumentsError",
     "GuardrailTripped",
     "InputGuardrailTripped",
+    "MCPConnectionError",
+    "MCPToolError",
     "MaxStepsExceeded",
     "ModelError",
     "ModelNotAvailableError",
@@ -102,6 +106,14 @@ class ToolCrashed(AgentkitError):
 
 class WorkersExhausted(AgentkitError):
     """A sync tool call was refused: the worker threads or their queue are at their limit."""
+
+
+class MCPConnectionError(AgentkitError):
+    """An MCP server cannot be reached, went away, or did not answer in time."""
+
+
+class MCPToolError(AgentkitError):
+    """An MCP server reported that a tool call failed (an `isError` result or a refusal)."""
 
 
 class ModelError(AgentkitError):

@@ -132,6 +132,11 @@ def test_every_option_is_declared_once_and_has_a_default_on_tool() -> None:
         assert key == "name" or hasattr(Tool, key), key
 
 
+def _run_sql(query: str, big: bool = False) -> str:
+    """Run SQL."""
+    return query
+
+
 def test_new_options_are_stored_on_the_tool() -> None:
     @guardrail
     def no_deletes(text: str, context: GuardrailContext) -> Verdict:
@@ -140,11 +145,9 @@ def test_new_options_are_stored_on_the_tool() -> None:
     def needs_approval(arguments: Mapping[str, Any], context: RunContext[Any]) -> bool:
         return bool(arguments.get("big"))
 
-    @tool(guardrails=[no_deletes], requires_approval=needs_approval, isolated=True)
-    def sql(query: str, big: bool = False) -> str:
-        """Run SQL."""
-        return query
-
+    sql = tool(guardrails=[no_deletes], requires_approval=needs_approval, isolated=True)(
+        _run_sql  # isolated tools are module-level functions: a worker process imports them
+    )
     assert sql.guardrails == (no_deletes,)
     assert sql.requires_approval is needs_approval and sql.isolated is True
     assert (add.guardrails, add.requires_approval, add.isolated) == ((), False, False)
