@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import to_json, to_jsonable_python
 
-from agentkit import _workers
+import agentkit._workers as _workers
 from agentkit.errors import ToolCrashed
 
 __all__ = [
@@ -35,6 +35,7 @@ __all__ = [
     "in_thread",
     "is_async_callable",
     "serialize_result",
+    "small_result",
 ]
 
 logger = logging.getLogger("agentkit.tools")
@@ -200,3 +201,24 @@ def _safe_str(value: object) -> str:
         return str(value)[:500]
     except Exception:
         return "(cannot be shown)"
+
+
+def small_result(value: Any, max_chars: int) -> bool:
+    """Whether a value is quick to write as text (else it is written on a worker thread).
+
+    A scalar of modest size is, and so is a short flat list or dict of such scalars.
+    """
+    if _scalar(value, max_chars):
+        return True
+    if not isinstance(value, list | tuple | dict) or len(value) > 32:
+        return False
+    pairs = value.items() if isinstance(value, dict) else enumerate(value)
+    return all(_scalar(k, 1000) and _scalar(v, 1000) for k, v in pairs)
+
+
+def _scalar(value: Any, max_chars: int) -> bool:
+    if value is None or isinstance(value, bool | float):
+        return True
+    if isinstance(value, int):
+        return value.bit_length() < 4096
+    return isinstance(value, str) and len(value) <= max_chars

@@ -11,7 +11,7 @@ from typing_extensions import TypeVar
 
 from agentkit.messages import Message, Usage
 
-__all__ = ["RunContext", "is_context"]
+__all__ = ["RunContext", "is_context", "loose_name"]
 
 DepsT = TypeVar("DepsT")
 
@@ -44,3 +44,11 @@ def is_context(annotation: Any) -> bool:
         return any(is_context(arg) for arg in typing.get_args(annotation))
     origin = typing.get_origin(annotation) or annotation
     return isinstance(origin, type) and issubclass(origin, RunContext)
+
+
+def loose_name(name: str) -> str:
+    """A tool name as compared loosely: case, `-` versus `_` and a `functions.` prefix ignored."""
+    name = name.strip().lower().replace("-", "_")
+    for prefix in ("functions.", "function.", "tools."):
+        name = name.removeprefix(prefix)
+    return name

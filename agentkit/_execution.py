@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic_core import to_jsonable_python
 
-from agentkit import _trace
+import agentkit._trace as _trace
 from agentkit.errors import ArgumentsError
 from agentkit.events import ToolResultEvent
 from agentkit.messages import CallError, Message, ToolCall, ToolCallRecord

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
-from agentkit import _trace
+import agentkit._trace as _trace
 from agentkit._approval import Resume, hold_for_approval, paused_result, pending_call, rejected
 from agentkit._execution import CallOutcome, CheckedCall, Executor
 from agentkit._guarding import RunGuards

@@ -1,12 +1,10 @@
 """Tools: plain Python functions the model can call.
 
-`@tool` turns a typed function into a `Tool`; its arguments become a Pydantic model, whose JSON
-schema is what the model sees and which validates what the model sends, so the two never
-disagree. A `Toolbox` is a named set of tools and gives the model's JSON function list.
-
-A `Tool` keeps the function's signature for type checkers: `@tool` on `def add(a: int) -> int`
-gives a `Tool[[int], int]`, and `add(2)` is an `int`. Sync tools run on a bounded pool of worker
-threads (see `configure_workers`); what a tool may raise is described in `ToolCrashed`.
+`@tool` turns a typed function into a `Tool` whose arguments are a Pydantic model: its JSON
+schema is what the model sees and it validates what the model sends. A `Toolbox` is a named set
+of tools. `@tool` on `def add(a: int) -> int` gives a `Tool[[int], int]` for type checkers.
+Sync tools run on a bounded pool of worker threads (`configure_workers`); what a tool may raise
+is described in `ToolCrashed`.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, overload
 from pydantic import ValidationError
 from typing_extensions import ParamSpec, TypeVar, Unpack
 
-from agentkit import _schema
+import agentkit._schema as _schema
 from agentkit._calls import (
     DEFAULT_MAX_RESULT_CHARS,
     ToolCrashed,
@@ -28,8 +26,9 @@ from agentkit._calls import (
     in_thread,
     is_async_callable,
     serialize_result,
+    small_result,
 )
-from agentkit._context import RunContext, is_context
+from agentkit._context import RunContext, is_context, loose_name
 from agentkit._options import ApprovalCheck, ToolOptions, check_options
 from agentkit._workers import WorkerLimits, WorkersExhausted, configure_workers
 from agentkit.errors import ArgumentsError, ToolDefinitionError
@@ -267,14 +266,7 @@ class Tool(Generic[P, R]):
         return value, self.format_result(value)
 
     async def _format(self, value: Any) -> str:
-        if _cheap(value, self.max_result_chars) or (
-            isinstance(value, list | tuple | dict)
-            and len(value) <= 32
-            and all(
-                _cheap(v, 1000) and _cheap(k, 1000)
-                for k, v in (value.items() if isinstance(value, dict) else enumerate(value))
-            )
-        ):  # small: formatting it here costs less than a thread hand-off
+        if small_result(value, self.max_result_chars):  # cheaper here than a thread hand-off
             return self.format_result(value)
         work = functools.partial(self.format_result, value)
         text: str = await in_thread(work, self.name, refuse_when_stuck=False)
@@ -294,15 +286,6 @@ class Tool(Generic[P, R]):
                     break
                 args.append(kwargs.pop(param))
         return functools.partial(self.fn, *args, **kwargs)
-
-
-def _cheap(value: Any, max_chars: int) -> bool:
-    """Whether a value is a scalar that is quick to write (a short string, a modest number)."""
-    if value is None or isinstance(value, bool | float):
-        return True
-    if isinstance(value, int):
-        return value.bit_length() < 4096
-    return isinstance(value, str) and len(value) <= max_chars
 
 
 @overload
@@ -397,8 +380,8 @@ class Toolbox:
         """
         if name in self._tools:
             return self._tools[name]
-        key = _loose(name)
-        matches = [t for n, t in self._tools.items() if _loose(n) == key]
+        key = loose_name(name)
+        matches = [t for n, t in self._tools.items() if loose_name(n) == key]
         return matches[0] if len(matches) == 1 else None
 
     def __getitem__(self, name: str) -> Tool:
@@ -415,10 +398,3 @@ class Toolbox:
 
     def __repr__(self) -> str:
         return f"Toolbox({self.names!r})"
-
-
-def _loose(name: str) -> str:
-    name = name.strip().lower().replace("-", "_")
-    for prefix in ("functions.", "function.", "tools."):
-        name = name.removeprefix(prefix)
-    return name
