@@ -4,7 +4,6 @@ the helpers the local-model tests share."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import TYPE_CHECKING, Any, Literal
 
 from agentkit import Message, tool
@@ -92,9 +91,8 @@ def generate_together(
     with model._loaded.lock:  # no step can start until all are queued
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 10
-        while len(batcher._waiting) < len(requests) and time.monotonic() < deadline:
-            time.sleep(0.01)  # polls the batcher's queue: there is nothing to await
+        with batcher._cond:  # woken each time a reply joins the queue
+            batcher._cond.wait_for(lambda: len(batcher._waiting) >= len(requests), timeout=10)
     for thread in threads:
         thread.join(timeout=60)
     return results

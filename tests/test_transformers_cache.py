@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -223,13 +222,12 @@ def test_a_reply_cancelled_while_waiting_for_the_weights_leaves_at_once(tokenize
     with model._loaded.lock:  # nothing can run: both replies wait
         first = threading.Thread(target=work, args=("first", None))
         second = threading.Thread(target=work, args=("second", cancel))
-        deadline = time.monotonic() + 10
         first.start()
-        while not batcher._leading and time.monotonic() < deadline:
-            time.sleep(0.01)  # the first leads (and waits for the weights)
+        with batcher._cond:  # the first leads (and waits for the weights)
+            batcher._cond.wait_for(lambda: batcher._leading, timeout=10)
         second.start()
-        while len(batcher._waiting) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        with batcher._cond:
+            batcher._cond.wait_for(lambda: len(batcher._waiting) >= 2, timeout=10)
         cancel.set()
         second.join(timeout=5)
         assert not second.is_alive()  # left without the weights

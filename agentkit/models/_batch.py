@@ -52,6 +52,7 @@ class Batcher:
         """
         with self._cond:
             self._waiting.append(reply)
+            self._cond.notify_all()  # whoever watches the queue (a leader, a test) sees it
             while not reply.settled and self._leading:
                 if reply.cancelled and reply in self._waiting:  # never admitted: nothing to undo
                     self._waiting.remove(reply)
@@ -62,6 +63,7 @@ class Batcher:
             if reply.settled:
                 return self._raise(reply)
             self._leading = True
+            self._cond.notify_all()
         try:
             while not reply.settled:
                 self.step()
