@@ -140,6 +140,7 @@ def _serve(args: argparse.Namespace) -> int:
         uvicorn.run(_app(config, _api_key(args), state_key), **common)
         return 0
     _check_target(config["target"])  # workers import it: only a quick check here
+    _keep_agentkit_importable()
     os.environ[_CONFIG_VARIABLE] = json.dumps(config)
     key = _api_key(args)
     if key is not None:
@@ -149,6 +150,17 @@ def _serve(args: argparse.Namespace) -> int:
     os.environ[STATE_KEY_VARIABLE] = state_key or secrets.token_urlsafe(32)
     _run_workers(uvicorn.Config(_WORKER_APP, factory=True, workers=args.workers, **common))
     return 0
+
+
+def _keep_agentkit_importable() -> None:
+    """Workers import agentkit by name, with this process's `sys.path`: keep its directory there.
+
+    `python -m agentkit` takes the current directory off the path; from a checkout installed in
+    development mode that is also where agentkit lives. It goes back last, after the libraries.
+    """
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in (os.path.abspath(p or ".") for p in sys.path):
+        sys.path.append(root)
 
 
 def _run_workers(config: Any) -> None:

@@ -60,14 +60,14 @@ Approval (tools with `requires_approval`):
   client does not otherwise see) and authenticated with the server's state key, so a client
   can neither read nor alter it. The key is the agent's own `state_key`, else `create_app`'s
   `state_key`, else a random key of this process: then a state resumes only in the process
-  that paused it (not after a restart, nor on another worker or replica); give every process
-  the same key to resume anywhere.
+  that paused it (not after a restart, nor on another replica); give every process the same
+  key to resume anywhere (`agentkit serve --workers N` gives its workers one key).
 - A state resumes once: each process remembers the states it resumed (the last 65,536) and
   refuses them again with 400, even if the resumed run then failed. A refusal before anything
   ran (an unknown call id, a call left undecided) does not use the state up. That memory is per
-  process: replicas sharing a key do not share it, so a state replayed on another replica (or
-  after a restart, or once forgotten) resumes again: make approved tools idempotent where that
-  matters.
+  process: the workers of `agentkit serve --workers N` and replicas sharing a key do not share
+  it, so a state replayed to another process (or after a restart, or once forgotten) resumes
+  again: make approved tools idempotent where that matters.
 - 400 `invalid_run_state` says why a resume is refused (never repeating the state): a token
   altered, or sealed under another key, a state already resumed, decisions naming unknown calls
   or leaving one undecided, or an agent whose tools changed since the pause.

@@ -4,6 +4,8 @@ The example starts `agentkit serve examples/openai_client.py:agent` itself on a 
 production: `agentkit serve mypackage.agents:agent --host 0.0.0.0 --port 8000 --api-key-file
 key.txt`), then talks to it as to any OpenAI-compatible server. The tools run on the server;
 `--expose-tool-calls` adds the calls of each run to the reply (`agentkit_tool_calls`).
+A tool that needs a person's approval pauses the run: the reply lists the pending calls and
+carries the run's sealed state; a follow-up request sends the decisions (`agentkit_resume`).
 A callable ScriptedModel stands in for a real backend.
 Run: `python -m examples.openai_client` (needs `pip install 'agentkit[serve]' openai`).
 """
@@ -30,17 +32,28 @@ def convert(celsius: float) -> float:
     return round(celsius * 9 / 5 + 32, 1)
 
 
+@tool(requires_approval=True)
+def set_thermostat(celsius: float) -> str:
+    """Set the thermostat (a person approves it first)."""
+    return f"thermostat set to {celsius} °C"
+
+
 def fake_model(request: ModelRequest) -> str:
     last = request.transcript[-1]
+    if last.role == "tool" and last.name == "set_thermostat":
+        return f"Done: {last.content}."
     if last.role == "tool":
         return f"That is {last.content} °F."
+    if last.content.startswith("Set the thermostat"):
+        celsius = last.content.split()[-1]
+        return f'[{{"name": "set_thermostat", "arguments": {{"celsius": {celsius}}}}}]'
     degrees = re.search(r"-?\d+(\.\d+)?", last.content)
     if degrees is None:
         return "Tell me a temperature in Celsius."
     return f'[{{"name": "convert", "arguments": {{"celsius": {degrees[0]}}}}}]'
 
 
-agent = Agent(ScriptedModel(fake_model), tools=[convert])
+agent = Agent(ScriptedModel(fake_model), tools=[convert, set_thermostat])
 
 
 def start_server() -> tuple[subprocess.Popen[str], str]:
@@ -75,11 +88,30 @@ def main() -> None:
         print("usage:", completion.usage)
         stream = client.chat.completions.create(model="agentkit", messages=question, stream=True)
         print("streamed:", "".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+        approve_a_call(client)
     finally:
         server.terminate()  # a graceful shutdown: runs in flight finish first
         server.wait(30)
         if server.stderr is not None:
             server.stderr.close()
+
+
+def approve_a_call(client: openai.OpenAI) -> None:
+    """A call that needs approval: the run pauses, a person decides, a follow-up resumes it."""
+    ask = [{"role": "user", "content": "Set the thermostat to 19"}]
+    paused = client.chat.completions.create(model="agentkit", messages=ask)
+    extra = paused.choices[0].message.model_extra or {}
+    print("finish_reason:", paused.choices[0].finish_reason)
+    for call in extra["agentkit_pending_calls"]:
+        print(f"waiting for approval: {call['name']}({call['arguments']})")
+    decisions = {
+        "state": extra["agentkit_state"],
+        "approve": [extra["agentkit_pending_calls"][0]["id"]],
+    }
+    done = client.chat.completions.create(
+        model="agentkit", messages=ask, extra_body={"agentkit_resume": decisions}
+    )
+    print("after approval:", done.choices[0].message.content)
 
 
 if __name__ == "__main__":

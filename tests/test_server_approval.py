@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -420,6 +421,29 @@ def test_serve_processes_sharing_a_state_key_file_resume_each_others_runs(tmp_pa
         done = sync[1].chat.completions.create(model="agentkit", messages=[], extra_body=decisions)
     content = done.choices[0].message.content
     assert content.startswith("results: deleted a.txt") and "not today" in content
+
+
+def test_serve_workers_share_one_state_key_by_default() -> None:
+    which = [{"role": "user", "content": "which process"}]
+    answers: list[str] = []
+    with ServerProcess(f"{HERE}:make_approval_agent", "--workers", "2") as server:
+        for _ in range(40):  # until a run pauses in one worker and resumes in the other
+            with openai.OpenAI(
+                base_url=server.base_url, api_key="none", max_retries=0, timeout=20
+            ) as one:
+                paused = one.chat.completions.create(model="agentkit", messages=which)
+            token = paused.choices[0].message.model_extra["agentkit_state"]
+            with openai.OpenAI(
+                base_url=server.base_url, api_key="none", max_retries=0, timeout=20
+            ) as two:
+                done = two.chat.completions.create(
+                    model="agentkit", messages=[], extra_body=resume(token, ["w-1"])
+                )
+            answers.append(done.choices[0].message.content)
+            paused_in, resumed_in = re.findall(r"\d+", answers[-1])
+            if paused_in != resumed_in:
+                break
+    assert paused_in != resumed_in, answers
 
 
 def test_serve_refuses_a_short_state_key(tmp_path: Path) -> None:

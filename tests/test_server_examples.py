@@ -40,3 +40,6 @@ def test_openai_client() -> None:
     assert "answer: That is 69.8 °F." in out
     assert "call: convert({'celsius': 21}) -> 69.8" in out
     assert "streamed: That is 69.8 °F." in out
+    assert "finish_reason: approval_required" in out
+    assert "waiting for approval: set_thermostat({'celsius': 19})" in out
+    assert "after approval: Done: thermostat set to 19.0 °C." in out

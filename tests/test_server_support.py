@@ -109,7 +109,8 @@ def _calls(*calls: tuple[str, str, dict[str, Any]]) -> str:
 def approval_reply(request: ModelRequest) -> str:
     """`clean up` -> `delete_file` and `pay`, both held for approval; `pay N` -> `pay`;
     `delete A then B` -> `delete_file(A)`, then (after its result) `delete_file(B)`; after tool
-    results: `results: ...` (each result the model saw); anything else as `reply`.
+    results: `results: ...` (each result the model saw); `which process` -> `delete_file` of the
+    process id, then `paused in PID, resumed in PID`; anything else as `reply`.
     """
     transcript = request.transcript
     results = []
@@ -118,6 +119,10 @@ def approval_reply(request: ModelRequest) -> str:
             break
         results.insert(0, message.content)
     user = next(m.content for m in reversed(transcript) if m.role == "user").strip()
+    if user == "which process":  # the process that paused, then the one that resumed
+        if results:
+            return f"paused in {transcript[-1].content.split()[1]}, resumed in {os.getpid()}"
+        return _calls(("w-1", "delete_file", {"path": str(os.getpid())}))
     deleting = _DELETE.fullmatch(user)
     if results and deleting and deleting[2] and transcript[-1].tool_call_id == "d-1":
         return _calls(("d-2", "delete_file", {"path": deleting[2]}))
