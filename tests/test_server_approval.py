@@ -385,7 +385,14 @@ def test_a_seal_hides_the_text_and_refuses_any_change() -> None:
             seal.open(changed)
     with pytest.raises(RunStateError, match="another state key"):
         StateSeal(b"j" * 32).open(token)
-    for junk in ["", "aks1.", "aks1.AAAA", "{}", PREFIX + "=" * 9, token.replace(PREFIX, "aks2.")]:
+    for junk in [
+        "",
+        PREFIX,
+        PREFIX + "AAAA",
+        "{}",
+        PREFIX + "=" * 9,
+        token.replace(PREFIX, "aks1."),
+    ]:
         with pytest.raises(RunStateError):
             seal.open(junk)
 
