@@ -41,8 +41,7 @@ class StateSeal:
             from cryptography.hazmat.primitives.kdf.hkdf import HKDF
         except ImportError as exc:  # pragma: no cover - a dependency of agentkit[serve]
             raise ModelNotAvailableError(
-                "sealing run states needs the 'cryptography' package: "
-                "pip install 'agentkit[serve]'"
+                "sealing run states needs the 'cryptography' package: pip install 'agentkit[serve]'"
             ) from exc
         derived = HKDF(
             algorithm=hashes.SHA256(), length=32, salt=None, info=b"agentkit serve run state"
