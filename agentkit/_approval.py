@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from agentkit._execution import CallOutcome, CheckedCall
+from agentkit._execution import CallOutcome, CheckedCall, RepeatGuard
 from agentkit.errors import RunStateError
-from agentkit.messages import OutputT, RunResult
+from agentkit.events import Event
+from agentkit.messages import CallError, OutputT, RunResult, ToolCall, ToolCallRecord, Usage
 from agentkit.state import PendingCall, RunState, make_state
 from agentkit.tools import RunContext
 
@@ -19,11 +20,14 @@ if TYPE_CHECKING:
 __all__ = [
     "Resume",
     "check_decisions",
+    "decide",
     "hold_for_approval",
     "needs_approval",
     "paused_result",
     "pending_call",
     "rejected",
+    "restore",
+    "split_for_approval",
 ]
 
 logger = logging.getLogger("agentkit.run")
@@ -36,6 +40,56 @@ class Resume:
     state: RunState
     approve: frozenset[str]
     reject: dict[str, str]
+
+
+async def decide(run: Run[Any], resume: Resume) -> AsyncIterator[Event[Any]]:
+    """Carry out the decisions on a paused run's calls; the run then goes on."""
+    pending = resume.state.pending  # the decisions were checked against it (Agent.resume)
+    approved = [p for p in pending if p.id in resume.approve]
+    checked = run.executor.check(
+        [ToolCall(id=p.id, name=p.name, arguments=p.arguments) for p in approved]
+    )
+    outcomes = {p.id: rejected(p, reason) for p in pending if (reason := resume.reject.get(p.id))
+                is not None}  # fmt: skip
+    for outcome in outcomes.values():
+        yield outcome.event(run.first_step)
+    async for outcome in run.execute(checked):
+        outcomes[outcome.call.id] = outcome
+        yield outcome.event(run.first_step)
+    for call in pending:
+        run.record(outcomes[call.id])
+
+
+def restore(run: Run[Any], state: RunState) -> None:
+    """Give a new run the state of the paused one it continues."""
+    payload = state.payload
+    run.run_id = payload.run_id
+    run.messages = list(payload.messages)
+    run.usage = Usage(**payload.usage)
+    run.records = [
+        ToolCallRecord(r.id, r.name, r.arguments, r.result, r.error, r.content)
+        for r in payload.records
+    ]
+    run.failed_in_row = payload.failed_in_row
+    run.failures = [CallError(**f) for f in payload.failures]
+    run.first_step = payload.step
+    run.history = payload.history
+    run.started -= payload.elapsed  # wall_time counts the run's time before its pause
+
+
+def split_for_approval(
+    checked: Sequence[CheckedCall], context: RunContext[Any], repeats: RepeatGuard
+) -> tuple[dict[str, CallOutcome], list[CheckedCall], list[CheckedCall]]:
+    """Outcomes of calls whose approval check failed, the calls that wait, and the free ones.
+
+    A waiting call is not counted against repeats until it is approved and runs.
+    """
+    outcomes, held = hold_for_approval(checked, context)
+    for item in held:
+        repeats.forget(item.key)
+    waiting = {item.call.id for item in held}
+    free = [c for c in checked if c.call.id not in outcomes and c.call.id not in waiting]
+    return outcomes, held, free
 
 
 def hold_for_approval(
@@ -51,7 +105,7 @@ def hold_for_approval(
         if isinstance(need, CallOutcome):
             outcomes[item.call.id] = need
         elif need:
-            held.append(item)
+            held.append(item)  # counted against repeats when approved and run, not now
     return outcomes, held
 
 
@@ -71,6 +125,7 @@ def paused_result(
         repeats=run.executor.repeats.dump(),
         pending=pending,
         history=run.history,
+        elapsed=run.elapsed(),
         key=run.agent.state_key,
     )
     return RunResult(
@@ -104,6 +159,7 @@ def needs_approval(item: CheckedCall, context: RunContext[Any]) -> bool | CallOu
             item.call,
             f"{tool.name} was not run: deciding whether it needs approval failed "
             f"({type(exc).__name__})",
+            ran=False,
         )
 
 
@@ -135,10 +191,9 @@ def check_decisions(
 
 def rejected(call: PendingCall, reason: str) -> CallOutcome:
     """The outcome of a call a person refused: an error the model sees, with the reason."""
-    from agentkit.messages import ToolCall
-
     why = f": {reason}" if reason else ""
     return CallOutcome.failed(
         ToolCall(id=call.id, name=call.name, arguments=call.arguments),
         f"the user refused this call{why}",
+        ran=False,
     )

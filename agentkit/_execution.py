@@ -50,6 +50,7 @@ class CallOutcome:
         error: why the call failed, was refused or was blocked; None if it succeeded.
         refusal: the model's mistake, when the call was refused before running (unknown tool,
             invalid arguments, repeat): such a call makes its turn a failed one.
+        ran: whether the tool was executed (counted in `Usage.tool_calls`).
     """
 
     call: ToolCall
@@ -57,11 +58,14 @@ class CallOutcome:
     value: Any = None
     error: str | None = None
     refusal: CallError | None = None
+    ran: bool = True
 
     @classmethod
-    def failed(cls, call: ToolCall, error: str, refusal: CallError | None = None) -> CallOutcome:
-        """A call that did not produce a result."""
-        return cls(call, f"Error: {error}", None, error, refusal)
+    def failed(
+        cls, call: ToolCall, error: str, refusal: CallError | None = None, *, ran: bool = True
+    ) -> CallOutcome:
+        """A call that did not produce a result (`ran`: the tool was executed and failed)."""
+        return cls(call, f"Error: {error}", None, error, refusal, ran and refusal is None)
 
     def record(self) -> ToolCallRecord:
         """The run's record of the call."""
@@ -128,6 +132,11 @@ class RepeatGuard:
     def remember(self, key: str, content: str) -> None:
         """Keep the outcome of a call (its result text, or its error)."""
         self._last[key] = content
+
+    def forget(self, key: str) -> None:
+        """Uncount one run of `key` (a call held for approval has not run yet)."""
+        if self._runs[key] > 0:
+            self._runs[key] -= 1
 
     def dump(self) -> tuple[dict[str, int], dict[str, str]]:
         """The guard's memory: runs per call, and each call's last outcome."""
@@ -243,7 +252,7 @@ class Executor:
             else:
                 kwargs = redacted
         if isinstance(checked, Blocked):
-            return CallOutcome.failed(call, f"the call was blocked: {checked.reason}")
+            return CallOutcome.failed(call, f"the call was blocked: {checked.reason}", ran=False)
         outcome = await self._invoke(call, tool, kwargs)
         if outcome.error is not None:
             return outcome
@@ -280,13 +289,16 @@ class Executor:
         ctx = self.context
         context = RunContext(ctx.deps, ctx.messages, ctx.usage, ctx.run_id, call.id)
         logger.debug("call %s(%r)", tool.name, kwargs)
+        scope = None
         try:
             if tool.runs_inline:  # nothing could interrupt it: a timeout scope would only cost
                 value, content = await tool.call(kwargs, context)
             else:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(timeout) as scope:
                     value, content = await tool.call(kwargs, context)
-        except TimeoutError:
+        except TimeoutError as exc:
+            if scope is None or not scope.expired():  # the tool's own TimeoutError
+                return CallOutcome.failed(call, f"{tool.name} raised {_describe(exc)}")
             logger.info("tool %s timed out after %s s", tool.name, timeout)
             return CallOutcome.failed(call, f"{tool.name} timed out after {timeout:g} s")
         except Exception as exc:  # a tool's failure is the call's result, for the model to see

@@ -14,22 +14,13 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic
 
+import agentkit._approval as approval
+import agentkit._replies as replies
 import agentkit._trace as _trace
-from agentkit._approval import Resume, hold_for_approval, paused_result, pending_call, rejected
 from agentkit._execution import CallOutcome, CheckedCall, Executor
 from agentkit._guarding import RunGuards
 from agentkit._output import OutputParser
-from agentkit._replies import (
-    TOLD_IN_RETRY,
-    TRUNCATED,
-    Reply,
-    TurnOutcome,
-    TurnReader,
-    account,
-    interpret,
-    reuse_ids,
-    too_many,
-)
+from agentkit._replies import Reply, TurnOutcome, TurnReader
 from agentkit._transcript import prepare_transcript
 from agentkit.errors import (
     MaxStepsExceeded,
@@ -58,7 +49,6 @@ from agentkit.messages import (
     last_user_message,
 )
 from agentkit.models import ModelRequest, ModelResponse
-from agentkit.state import RunState
 from agentkit.tools import RunContext
 
 if TYPE_CHECKING:
@@ -80,7 +70,7 @@ class Run(Generic[OutputT]):
         *,
         streaming: bool = False,
         limits: UsageLimits | None = None,
-        resume: Resume | None = None,
+        resume: approval.Resume | None = None,
         history: int = 0,
     ) -> None:
         self.agent = agent
@@ -100,7 +90,7 @@ class Run(Generic[OutputT]):
             # the stored part, and the system prompt put before it (stored with a first turn)
             self.history = history + len(self.messages) - given if history else 0
         else:
-            self._restore(resume.state)
+            approval.restore(self, resume.state)
         self.output = OutputParser(agent.output_type)
         self.context: RunContext[Any] = RunContext(deps, self.messages, self.usage, self.run_id)
         self.guards = RunGuards(agent, self.messages, self.run_id)
@@ -115,20 +105,6 @@ class Run(Generic[OutputT]):
             self.executor.repeats.load(payload.repeats, payload.last_outcomes)
         self._render_memo: RenderMemo = {}
         self.trace: _trace.Span = _trace.NO_SPAN
-
-    def _restore(self, state: RunState) -> None:
-        payload = state.payload
-        self.run_id = payload.run_id
-        self.messages = list(payload.messages)
-        self.usage = Usage(**payload.usage)
-        self.records = [
-            ToolCallRecord(r.id, r.name, r.arguments, r.result, r.error, r.content)
-            for r in payload.records
-        ]
-        self.failed_in_row = payload.failed_in_row
-        self.failures = [CallError(**f) for f in payload.failures]
-        self.first_step = payload.step
-        self.history = payload.history
 
     # -- the loop --------------------------------------------------------------------------------
     async def events(self) -> AsyncGenerator[Event[OutputT], None]:
@@ -148,7 +124,7 @@ class Run(Generic[OutputT]):
 
     async def _steps(self) -> AsyncGenerator[Event[OutputT], None]:
         if self.resume is not None:
-            async for event in self._decide(self.resume):
+            async for event in approval.decide(self, self.resume):
                 yield event
         else:
             await self.guards.check_input(self.guards.input_first)
@@ -161,7 +137,7 @@ class Run(Generic[OutputT]):
 
     async def _step(self, step: int) -> AsyncIterator[Event[OutputT]]:
         """One step: a model turn and what comes of it; a `FinalEvent` ends the run."""
-        self.limits.check_turn(self.usage, self._elapsed(), self.messages)
+        self.limits.check_turn(self.usage, self.elapsed(), self.messages)
         reply: Reply | None = None
         async for part in self._turn(step):
             if isinstance(part, Reply):
@@ -186,15 +162,21 @@ class Run(Generic[OutputT]):
             self.failures.clear()
         if outcome.pending:
             yield ApprovalRequestEvent(outcome.pending, step)
-            yield FinalEvent(paused_result(self, outcome.pending, step + 1))
+            yield FinalEvent(approval.paused_result(self, outcome.pending, step + 1))
 
     def _turn(self, step: int) -> AsyncIterator[Event[OutputT] | Reply]:
         """A model turn; the first one beside the parallel input guardrails, if any."""
         if step == 0 and self.resume is None and self.guards.input_beside:
-            return self.guards.beside_input(self._model_turn(0), lambda: self._model_turn(0))
+            return self.guards.beside_input(self._model_turn(0), self._turn_again)
         return self._model_turn(step)
 
-    def _elapsed(self) -> float:
+    def _turn_again(self) -> AsyncGenerator[Event[OutputT] | Reply, None]:
+        """The first turn once more (a parallel input guardrail redacted its message)."""
+        self.limits.check_turn(self.usage, self.elapsed(), self.messages)
+        return self._model_turn(0)
+
+    def elapsed(self) -> float:
+        """Seconds the run has taken (its time before a pause included)."""
         return time.monotonic() - self.started
 
     async def _model_turn(self, step: int) -> AsyncGenerator[Event[OutputT] | Reply, None]:
@@ -222,13 +204,14 @@ class Run(Generic[OutputT]):
         )
         response: ModelResponse | None = None
         budget = agent.model_timeout
-        left = self.limits.remaining_time(self._elapsed())
+        left = self.limits.remaining_time(self.elapsed())
         cut_by_limit = left is not None and left < budget
         turn = _trace.turn_span(self.trace, agent.model_name, step)
+        scope = asyncio.timeout(min(budget, left) if left is not None else budget)
         try:
             with turn:
                 turn.prompt(self.messages)
-                async with asyncio.timeout(min(budget, left) if left is not None else budget):
+                async with scope:
                     async for part in agent.model.stream(request):
                         if isinstance(part, ModelResponse):
                             response = part
@@ -237,13 +220,15 @@ class Run(Generic[OutputT]):
                             continue
                         for event in await reader.read(part):
                             yield event
-        except TimeoutError:
+        except TimeoutError as exc:
+            if not scope.expired():  # the backend's own TimeoutError
+                raise ModelError(f"the model failed: TimeoutError: {exc}") from exc
             if cut_by_limit:
                 raise self.limits.out_of_time(self.usage, self.messages) from None
             raise ModelError(f"the model gave no reply within {agent.model_timeout} s") from None
         if response is None:
             raise ModelError("the model's stream ended without a response")
-        account(self.usage, response)
+        replies.account(self.usage, response)
         self.limits.check_tokens(self.usage, self.messages)
         rest, reply = await reader.end(response)
         if rest is not None:
@@ -267,12 +252,16 @@ class Run(Generic[OutputT]):
         """Act on one reply: run its calls, or accept its final answer; the outcome comes last."""
         response, announced = reply.response, reply.announced
         agent = self.agent
-        calls, text, errors = await interpret(
+        calls, text, errors = await replies.interpret(
             response, agent.model.format, agent.toolbox.names, agent.tool_choice, reply.parsed
         )
         if response.truncated and (calls or errors or self.output.structured):
             self.messages.append(Message.assistant(response.text))
-            yield TurnOutcome(errors=[TRUNCATED])
+            for call in announced:
+                yield replies.unanswered(
+                    call, "not run: the reply was cut at the token limit", step
+                )
+            yield TurnOutcome(errors=[replies.TRUNCATED])
             return
         if not calls and not errors:
             if reply.stream_blocked is not None:  # the answer's streamed text was stopped
@@ -282,63 +271,69 @@ class Run(Generic[OutputT]):
                 TurnOutcome(errors=[final]) if isinstance(final, CallError) else TurnOutcome(final)
             )
             return
-        calls = reuse_ids(calls, announced)
-        limit = self.agent.max_calls_per_turn
+        async for item in self._act_on_calls(
+            replies.reuse_ids(calls, announced), text, errors, reply
+        ):
+            yield item
+
+    async def _act_on_calls(
+        self, calls: list[ToolCall], text: str, errors: list[CallError], reply: Reply
+    ) -> AsyncIterator[Event[OutputT] | TurnOutcome[OutputT]]:
+        """Run a reply's calls (those that need approval wait); the outcome comes last."""
+        step, limit = reply.step, self.agent.max_calls_per_turn
         if len(calls) > limit:  # the rest are dropped, and the model told to make them later
-            errors.append(too_many(len(calls), limit))
+            errors.append(replies.too_many(len(calls), limit))
+            for dropped in calls[limit:]:
+                yield replies.unanswered(
+                    dropped, f"not run: one reply may make at most {limit} calls", step
+                )
             calls = calls[:limit]
-        self.messages.append(Message.assistant(text if calls else response.text, calls))
+        self.messages.append(Message.assistant(text if calls else reply.response.text, calls))
         checked = self.executor.check(calls)
-        early = {call.id for call in announced}
+        early = {call.id for call in reply.announced}
         for item in checked:
             if item.call.id not in early:
                 yield ToolCallEvent(item.call, step)
-        outcomes, pending = hold_for_approval(checked, self.context)
-        waiting = {item.call.id for item in pending}
-        free = [c for c in checked if c.call.id not in outcomes and c.call.id not in waiting]
-        async for outcome in self._execute(free):
+        outcomes, pending, free = approval.split_for_approval(
+            checked, self.context, self.executor.repeats
+        )
+        async for outcome in self.execute(free):
             outcomes[outcome.call.id] = outcome
             yield outcome.event(step)
         for item in checked:  # results go into the transcript in call order
             if item.call.id in outcomes:
-                errors.extend(self._record(outcomes[item.call.id]))
-        yield TurnOutcome(errors=errors, pending=[pending_call(c) for c in pending])
+                errors.extend(self.record(outcomes[item.call.id]))
+        yield TurnOutcome(errors=errors, pending=[approval.pending_call(c) for c in pending])
 
-    async def _execute(self, checked: list[CheckedCall]) -> AsyncIterator[CallOutcome]:
+    async def execute(self, checked: list[CheckedCall]) -> AsyncIterator[CallOutcome]:
         """Run checked calls (refused ones come back at once), within the usage limits."""
+        import asyncio
+
         runnable = sum(1 for item in checked if item.refusal is None)
         if runnable:
-            self.limits.check_calls(self.usage, runnable, self._elapsed(), self.messages)
-        async for outcome in self.executor.run(checked):
-            yield outcome
+            self.limits.check_calls(self.usage, runnable, self.elapsed(), self.messages)
+        try:
+            async with asyncio.timeout(self.limits.remaining_time(self.elapsed())):
+                async for outcome in self.executor.run(checked):
+                    yield outcome
+        except TimeoutError:
+            raise self.limits.out_of_time(self.usage, self.messages) from None
 
-    def _record(self, outcome: CallOutcome) -> list[CallError]:
+    def record(self, outcome: CallOutcome) -> list[CallError]:
         """Write a call's outcome into the records and the transcript; its refusal, if any."""
         self.records.append(outcome.record())
-        self.messages.append(outcome.message())
-        if outcome.refusal is None:
-            self.usage.tool_calls += 1
-            return []
-        return [outcome.refusal]
+        self.messages.insert(self._results_at(), outcome.message())
+        self.usage.tool_calls += outcome.ran
+        return [] if outcome.refusal is None else [outcome.refusal]
+
+    def _results_at(self) -> int:
+        """Where a tool result goes: last, but before a retry message that followed its turn."""
+        at = len(self.messages)
+        while at and self.messages[at - 1].role == "user" and self.messages[at - 1].is_error:
+            at -= 1
+        return at
 
     # -- pausing and resuming ----------------------------------------------------------------------
-    async def _decide(self, resume: Resume) -> AsyncIterator[Event[OutputT]]:
-        """Carry out the decisions on a paused run's calls, then let the run go on."""
-        pending = resume.state.pending  # the decisions were checked against it (Agent.resume)
-        approved = [p for p in pending if p.id in resume.approve]
-        checked = self.executor.check(
-            [ToolCall(id=p.id, name=p.name, arguments=p.arguments) for p in approved],
-            repeats=False,
-        )
-        outcomes = {
-            p.id: rejected(p, resume.reject[p.id]) for p in pending if p.id in resume.reject
-        }
-        async for outcome in self._execute(checked):
-            outcomes[outcome.call.id] = outcome
-            yield outcome.event(self.first_step)
-        for call in pending:
-            self._record(outcomes[call.id])
-
     async def _final(self, text: str, *, truncated: bool) -> RunResult[OutputT] | CallError:
         """A final answer: validated, checked by the output guardrails, or why it is refused."""
         self.messages.append(Message.assistant(text))
@@ -369,7 +364,7 @@ class Run(Generic[OutputT]):
         Refused calls were already answered by their results; parse errors, invalid output and
         truncation are told in one retry message. `RetriesExhausted` past `max_retries` in a row.
         """
-        untold = [e for e in errors if e.kind in TOLD_IN_RETRY]
+        untold = [e for e in errors if e.kind in replies.TOLD_IN_RETRY]
         if untold:
             syntax = any(e.kind == "parse" for e in untold)
             text = self.agent.model.format.error_prompt(

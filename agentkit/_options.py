@@ -8,6 +8,7 @@ here and one default there (plus, if it needs more than a type check, one entry 
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -130,6 +131,10 @@ def _check_guardrails(key: str, value: Any) -> tuple[Guardrail, ...]:
 def _check_approval(key: str, value: Any) -> bool | ApprovalCheck:
     if not isinstance(value, bool) and not callable(value):
         _fail(key, "must be True, False or a function of (arguments, context)", value)
+    if inspect.iscoroutinefunction(value) or inspect.iscoroutinefunction(
+        getattr(value, "__call__", None)  # noqa: B004 - an object with an async __call__
+    ):
+        _fail(key, "must be a plain (not async) function of (arguments, context)", value)
     check: bool | ApprovalCheck = value
     return check
 

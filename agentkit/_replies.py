@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Generic
 
-from agentkit.events import TextDelta, ToolCallEvent
+from agentkit.events import TextDelta, ToolCallEvent, ToolResultEvent
 from agentkit.formats import CallScanner, ParsedReply, ToolFormat
 from agentkit.formats._json import MAX_ARGUMENT_DEPTH, check_json, clean_strings
 from agentkit.guardrails import OutputBuffer, Verdict
@@ -24,6 +24,7 @@ __all__ = [
     "interpret",
     "reuse_ids",
     "too_many",
+    "unanswered",
     "unique_ids",
 ]
 
@@ -34,6 +35,7 @@ class Reply:
 
     response: ModelResponse
     announced: list[ToolCall]
+    step: int = 0
     stream_blocked: Verdict | None = None  # an output guardrail stopped the streamed text
     parsed: ParsedReply | None = None  # the reply as the stream scanner read it, if it all was
 
@@ -103,7 +105,7 @@ class TurnReader:
             big = len(response.text) > PARSE_OFF_LOOP_CHARS
             parsed = await asyncio.to_thread(scanner.finish) if big else scanner.finish()
         blocked = self.held.blocked if self.held is not None else None
-        reply = Reply(response, self.announced, blocked, parsed)
+        reply = Reply(response, self.announced, self.step, blocked, parsed)
         return (TextDelta(rest, self.step) if rest else None), reply
 
 
@@ -129,6 +131,11 @@ async def interpret(
         refusal = "calling functions is not allowed here: answer in text"
         return [], response.text, [CallError("parse", refusal)]
     return unique_ids(parsed.calls), parsed.text, errors
+
+
+def unanswered(call: ToolCall, why: str, step: int) -> ToolResultEvent:
+    """The result event of a call announced while streaming that will not run."""
+    return ToolResultEvent(call.id, call.name, None, f"Error: {why}", why, step)
 
 
 def account(usage: Usage, response: ModelResponse) -> None:

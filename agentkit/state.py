@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_core import to_jsonable_python
 
 from agentkit.errors import RunStateError
-from agentkit.messages import CallError, Message, ToolCallRecord, Usage
+from agentkit.formats._json import clean_strings
+from agentkit.messages import CallError, Message, ToolCallRecord, Usage, encodable
 
 if TYPE_CHECKING:
     from agentkit.tools import Toolbox
@@ -66,6 +67,7 @@ class _Payload(BaseModel):
     last_outcomes: dict[str, str] = Field(default_factory=dict)
     pending: list[PendingCall]
     history: int = Field(default=0, ge=0)
+    elapsed: float = Field(default=0.0, ge=0)
 
 
 def tools_fingerprint(toolbox: Toolbox) -> str:
@@ -91,7 +93,7 @@ class RunState:
     def __init__(self, payload: _Payload, *, key: bytes | None = None) -> None:
         self._payload = payload
         self._key = key
-        self._digest: str | None = None  # as read from JSON, checked when resumed
+        self._digest: str | None = None  # as read from JSON: checked when resumed, kept on save
         self.resumed = False
 
     @property
@@ -117,7 +119,8 @@ class RunState:
     def to_json(self) -> str:
         """The state as a JSON document (store it anywhere; resume it once)."""
         body = self._payload.model_dump_json()
-        return json.dumps({"agentkit_run_state": STATE_VERSION, "digest": _digest(body, self._key),
+        digest = self._digest if self._key is None and self._digest else _digest(body, self._key)
+        return json.dumps({"agentkit_run_state": STATE_VERSION, "digest": digest,
                            "body": json.loads(body)})  # fmt: skip
 
     @classmethod
@@ -186,6 +189,7 @@ def make_state(
     repeats: tuple[dict[str, int], dict[str, str]],
     pending: Sequence[PendingCall],
     history: int,
+    elapsed: float,
     key: bytes | None,
 ) -> RunState:
     """A `RunState` of a run paused before `step`."""
@@ -199,10 +203,10 @@ def make_state(
             _Record(
                 id=r.id,
                 name=r.name,
-                arguments=r.arguments,
-                result=to_jsonable_python(r.result, fallback=repr),
-                error=r.error,
-                content=r.content,
+                arguments=clean_strings(r.arguments),
+                result=_plain(r.result),
+                error=None if r.error is None else encodable(r.error),
+                content=encodable(r.content),
             )
             for r in records
         ],
@@ -213,8 +217,24 @@ def make_state(
         last_outcomes=dict(repeats[1]),
         pending=list(pending),
         history=history,
+        elapsed=elapsed,
     )
     return RunState(payload, key=key)
+
+
+def _plain(value: Any) -> Any:
+    """A tool's return value as JSON data that always serialises (else its `repr`)."""
+    try:
+        return clean_strings(to_jsonable_python(value, fallback=repr, bytes_mode="base64"))
+    except Exception:  # a value that even pydantic cannot walk
+        return encodable(_safe_repr(value))
+
+
+def _safe_repr(value: Any) -> str:
+    try:
+        return repr(value)[:2000]
+    except Exception:  # a repr that raises
+        return f"<{type(value).__name__}>"
 
 
 def _digest(body: str, key: bytes | None) -> str:
