@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal
 
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["Agent", "RunResult"]
 
 DepsT = TypeVar("DepsT", default=Any)
+_RESUMED_MEMORY = 65_536  # paused states an agent remembers having resumed
 _T = TypeVar("_T")
 
 
@@ -137,6 +140,8 @@ class Agent(Generic[OutputT, DepsT]):
         self.max_calls_per_turn = max_calls_per_turn
         self.usage_limits = usage_limits
         self.name = name
+        self._resumed: OrderedDict[tuple[str, int], None] = OrderedDict()
+        self._resumed_lock = threading.Lock()
         self.state_key = state_key.encode() if isinstance(state_key, str) else state_key
 
     @property
@@ -320,6 +325,13 @@ class Agent(Generic[OutputT, DepsT]):
             )
         approved = frozenset(approve)
         check_decisions(state.pending, approved, reject)
+        with self._resumed_lock:  # the same state (object or JSON) resumes once per agent
+            key = (state.run_id, state.payload.step)
+            if key in self._resumed:
+                raise RunStateError("this run state was already resumed: a state resumes once")
+            self._resumed[key] = None
+            while len(self._resumed) > _RESUMED_MEMORY:
+                self._resumed.popitem(last=False)
         state.resumed = True
         return Resume(state, approved, reject)
 

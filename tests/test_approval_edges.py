@@ -162,3 +162,14 @@ def test_a_signed_state_read_back_keeps_its_signature_when_saved_again() -> None
     text_ = agent.run("go").state.to_json()  # type: ignore[union-attr]
     again = RunState.from_json(text_).to_json()
     assert agent.resume(again, approve=["c0"]).output == "done"
+
+
+def test_the_same_json_state_resumes_once_per_agent() -> None:
+    from agentkit.errors import RunStateError
+
+    agent = Agent(ScriptedModel([calls(("wipe", {"target": "a"})), "done"]), tools=[wipe])
+    text_ = agent.run("go").state.to_json()  # type: ignore[union-attr]
+    assert agent.resume(text_, approve=["c0"]).output == "done"
+    with pytest.raises(RunStateError, match="already resumed"):
+        agent.resume(text_, approve=["c0"])
+    assert RAN == ["a"]
