@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,6 +16,13 @@ from agentkit._server_reply import send_json
 from agentkit._server_run import Reply
 from agentkit._server_wire import ApiError, parse_chat
 from agentkit.agent import Agent
+
+logger = logging.getLogger("agentkit.server")
+
+BODY_TIMEOUT = 30.0
+"""Seconds a client has to send its whole request body (a stalled upload holds no slot)."""
+
+_INTERNAL = ApiError(500, "internal error", type="server_error", code="internal_error")
 
 if TYPE_CHECKING:
     from starlette.types import Receive, Scope, Send
@@ -48,7 +58,7 @@ class ChatEndpoint:
         request_id = "chatcmpl-" + uuid.uuid4().hex
         try:
             self.authorize(scope)
-            body = await _read_body(scope, receive, self.limits.max_body_bytes)
+            body = await _read_body(scope, receive, self.limits.max_body_bytes, BODY_TIMEOUT)
             call = parse_chat(
                 body, model_name=self.limits.model_name, system_prompt=self.agent.system_prompt
             )
@@ -59,6 +69,10 @@ class ChatEndpoint:
                 resume = self.approvals.prepare(call.resume)
         except ApiError as exc:
             await send_json(send, exc.status, exc.body(), request_id, exc.headers)
+            return
+        except Exception:  # never a traceback, nor a plain-text 500, for the client
+            logger.exception("request %s failed before its run", request_id)
+            await send_json(send, 500, _INTERNAL.body(), request_id, {})
             return
         self.active += 1
         held = True
@@ -77,6 +91,10 @@ class ChatEndpoint:
                 await reply.stream(agent, call, resume)
             else:
                 await reply.complete(agent, call, resume)
+        except Exception:  # the reply could not be built: an OpenAI-shaped 500, if still possible
+            logger.exception("request %s failed", request_id)
+            with contextlib.suppress(Exception):
+                await send_json(send, 500, _INTERNAL.body(), request_id, {})
         finally:
             release()
 
@@ -114,8 +132,18 @@ class ChatEndpoint:
             )
 
 
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The request body, refused past `limit` bytes (by its declared length, or as it arrives)."""
+async def _read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The request body, refused past `limit` bytes or `timeout` seconds (a stalled upload)."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await _read_body_parts(scope, receive, limit)
+    except TimeoutError:
+        raise ApiError(
+            408, f"the request body did not arrive within {timeout:g} s", code="request_timeout"
+        ) from None
+
+
+async def _read_body_parts(scope: Scope, receive: Receive, limit: int) -> bytes:
     too_large = ApiError(
         413, f"the request body is larger than {limit} bytes", code="request_too_large"
     )

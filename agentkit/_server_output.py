@@ -56,7 +56,42 @@ def schema_output_type(schema: dict[str, Any]) -> Any:
         except ArgumentsError as exc:
             raise ValueError("; ".join(exc.problems)) from None
 
-    return Annotated[dict[str, Any], WithJsonSchema(schema), AfterValidator(check)]
+    described = _inlined(schema)  # Pydantic cannot resolve a client's own `$ref`s
+    return Annotated[dict[str, Any], WithJsonSchema(described), AfterValidator(check)]
+
+
+def _inlined(schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema` with its local `$ref`s replaced by what they name (`$defs`/`definitions`).
+
+    Raises:
+        ApiError: 400 for a recursive or unresolvable reference (not usable as a description).
+    """
+    defs = {**schema.get("definitions", {}), **schema.get("$defs", {})}
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(item, seen) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            if not ref.startswith(("#/$defs/", "#/definitions/")) or name not in defs:
+                raise ApiError(
+                    400, f"response_format: unsupported $ref {ref!r}", param="response_format"
+                )
+            if name in seen:
+                raise ApiError(
+                    400,
+                    "response_format: recursive schemas are not supported",
+                    param="response_format",
+                )
+            rest = {k: walk(v, seen) for k, v in node.items() if k != "$ref"}
+            return {**walk(defs[name], (*seen, name)), **rest}
+        return {k: walk(v, seen) for k, v in node.items() if k not in ("$defs", "definitions")}
+
+    inlined: dict[str, Any] = walk(schema, ())
+    return inlined
 
 
 class AgentVariants:
