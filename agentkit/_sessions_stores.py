@@ -240,7 +240,8 @@ class SQLiteStore:
     def read(self) -> list[str | bytes]:
         with self._db.mutex:
             cursor = self._db.connection().execute(
-                "SELECT message FROM agentkit_session_messages WHERE session_id = ? ORDER BY seq",
+                "SELECT CAST(message AS BLOB) FROM agentkit_session_messages "
+                "WHERE session_id = ? ORDER BY seq",  # bytes: a bad row is SessionCorrupted
                 (self._id,),
             )
             return [row[0] for row in cursor]

@@ -54,7 +54,7 @@ from agentkit._sessions_errors import (
 from agentkit._sessions_stores import MemoryStore, SQLiteStore
 from agentkit._sessions_trim import TrimPolicy
 from agentkit.errors import UsageError
-from agentkit.messages import Message
+from agentkit.messages import Message, encodable
 
 if TYPE_CHECKING:
     import redis
@@ -107,6 +107,8 @@ def _new_id(session_id: str | None) -> str:
         raise UsageError(
             f"session_id must be a non-empty string (at most 512 characters), not {session_id!r}"
         )
+    if encodable(session_id) != session_id:
+        raise UsageError("session_id must be valid Unicode text (it holds a lone surrogate)")
     return session_id
 
 

@@ -398,3 +398,31 @@ def test_a_redis_client_that_decodes_responses_works_too(redis_url: str) -> None
     asyncio.run(_take(session, messages))
     assert asyncio.run(session.load()) == messages
     client.close()
+
+
+def test_a_row_of_invalid_utf8_is_corrupted_and_never_shown(tmp_path: Path) -> None:
+    import sqlite3
+
+    from agentkit.sessions import SessionCorrupted, SQLiteSession
+
+    async def main() -> None:
+        session = SQLiteSession(tmp_path / "s.db", session_id="x")
+        async with session.lock():
+            await session.append([Message.user("PRIVATE USER TEXT")])
+        with sqlite3.connect(tmp_path / "s.db") as db:
+            db.execute(
+                "UPDATE agentkit_session_messages "
+                "SET message = CAST(X'7b22726f6c65223a22ff505249564154452055534552' AS TEXT)"
+            )
+        with pytest.raises(SessionCorrupted) as caught:
+            await session.load()
+        assert "PRIVATE" not in str(caught.value) and caught.value.index == 0
+
+    asyncio.run(main())
+
+
+def test_a_session_id_with_a_lone_surrogate_is_refused_at_once(tmp_path: Path) -> None:
+    from agentkit.sessions import SQLiteSession
+
+    with pytest.raises(UsageError, match="Unicode"):
+        SQLiteSession(tmp_path / "s.db", session_id="bad\ud800")
