@@ -8,6 +8,7 @@ write are one atomic step on the server, and its rows land in one `RPUSH`: all o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -64,8 +65,9 @@ def _millis(seconds: float) -> int:
 class RedisStore:
     """Rows and a lease on a Redis server, through a synchronous `redis.Redis` client.
 
-    Keys are `<prefix>{<session_id>}:messages` and `<prefix>{<session_id>}:lock`; the braces
-    make both keys of a session hash to the same slot, as Redis Cluster requires of a script.
+    Keys are `<prefix>{<tag>}:messages` and `<prefix>{<tag>}:lock`, where the tag is the
+    session id (or, for an id holding a brace, a digest of it); the braces make both keys of a
+    session hash to the same slot, as Redis Cluster requires of a script.
     """
 
     blocking = True
@@ -75,8 +77,11 @@ class RedisStore:
 
         self.failures: tuple[type[BaseException], ...] = (redis_module.RedisError,)
         self._client = client
-        self._messages = f"{prefix}{{{session_id}}}:messages"
-        self._lock = f"{prefix}{{{session_id}}}:lock"
+        tag = session_id
+        if "{" in session_id or "}" in session_id:  # a brace would end the hash tag early
+            tag = "sha256:" + hashlib.sha256(session_id.encode()).hexdigest()
+        self._messages = f"{prefix}{{{tag}}}:messages"
+        self._lock = f"{prefix}{{{tag}}}:lock"
         self.key = f"redis:{id(client)}:{self._lock}"
         self._append = client.register_script(_APPEND)
         self._clear = client.register_script(_CLEAR)

@@ -426,3 +426,14 @@ def test_a_session_id_with_a_lone_surrogate_is_refused_at_once(tmp_path: Path) -
 
     with pytest.raises(UsageError, match="Unicode"):
         SQLiteSession(tmp_path / "s.db", session_id="bad\ud800")
+
+
+def test_redis_keys_of_an_id_with_braces_share_one_hash_tag() -> None:
+    pytest.importorskip("redis")
+    import redis
+
+    from agentkit._sessions_redis import RedisStore
+
+    store = RedisStore(redis.Redis(), "}x{y", "agentkit:session:")
+    tags = {key[key.index("{") + 1 : key.index("}")] for key in (store._messages, store._lock)}
+    assert len(tags) == 1 and "}" not in tags.pop()
