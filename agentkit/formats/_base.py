@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import operator
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Sequence
-from typing import Any, Literal
+from collections.abc import Collection, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Literal, Self
 
 from agentkit.errors import UsageError
 from agentkit.formats._grammar import reply_grammar
@@ -59,6 +61,10 @@ class ToolFormat(ABC):
     stop: tuple[str, ...] = ()
     call_open: str = ""
     call_close: str = ""
+    tags: tuple[str, ...] = ()
+    """Markers of calls that a tokenizer may hold as single tokens (Qwen's `<tool_call>`)."""
+    tag_tokens: Mapping[str, int] = MappingProxyType({})
+    """The `tags` written as one token by the tokenizer in use, by id (see `with_tag_tokens`)."""
 
     def __init__(
         self,
@@ -182,7 +188,20 @@ class ToolFormat(ABC):
             call_close=self.call_close,
             allow_text=tool_choice in ("auto", "none") or payload is None,
             output_schema=output_schema,
+            tag_tokens=self.tag_tokens,
         )
+
+    def with_tag_tokens(self, tag_tokens: Mapping[str, int]) -> Self:
+        """A copy whose grammar accepts each of its `tags` found in `tag_tokens` as that token.
+
+        Example:
+            >>> from agentkit.formats import HermesFormat
+            >>> HermesFormat().with_tag_tokens({"<tool_call>": 151657, "<x>": 1}).tag_tokens
+            {'<tool_call>': 151657}
+        """
+        bound = copy.copy(self)
+        bound.tag_tokens = {tag: tag_tokens[tag] for tag in self.tags if tag in tag_tokens}
+        return bound
 
     def render(
         self,

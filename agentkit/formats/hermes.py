@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from agentkit.formats._base import ToolChoice, ToolFormat, dumps
-from agentkit.formats._grammar import reply_grammar
 from agentkit.messages import Message, ToolCall
 from agentkit.tools import Tool
 
@@ -18,9 +16,9 @@ class HermesFormat(ToolFormat):
     """Hermes dialect: tools in `<tools>`, calls in `<tool_call>`, results in `<tool_response>`.
 
     Qwen2.5's tokenizer holds `<tool_call>` and `</tool_call>` as single added tokens, which
-    the model writes instead of the text. `with_tag_tokens` gives a copy whose grammar accepts
-    them (a local backend binds its tokenizer's ids); the parser and the stream scanner find a
-    call whether the tags come back as text or were dropped in decoding.
+    the model writes instead of the text. `with_tag_tokens` (of every format) gives a copy whose
+    grammar accepts them (a local backend binds its tokenizer's ids); the parser and the stream
+    scanner find a call whether the tags come back as text or were dropped in decoding.
 
     Example:
         >>> reply = '<tool_call>{"name": "f", "arguments": {}}</tool_call>'
@@ -34,39 +32,6 @@ class HermesFormat(ToolFormat):
     call_open = "<tool_call>\n"
     call_close = "\n</tool_call>"
     tags = ("<tool_call>", "</tool_call>")
-    tag_tokens: Mapping[str, int] = {}
-    """The tags written as one token by the tokenizer in use, by token id (none by default)."""
-
-    def with_tag_tokens(self, tag_tokens: Mapping[str, int]) -> HermesFormat:
-        """A copy whose grammar accepts each tag of `tag_tokens` as that token (or as text).
-
-        Example:
-            >>> HermesFormat().with_tag_tokens({"<tool_call>": 151657}).tag_tokens
-            {'<tool_call>': 151657}
-        """
-        bound = copy.copy(self)
-        bound.tag_tokens = {tag: tag_tokens[tag] for tag in self.tags if tag in tag_tokens}
-        return bound
-
-    def grammar(
-        self,
-        tools: Sequence[Tool],
-        *,
-        tool_choice: ToolChoice = "auto",
-        output_schema: dict[str, Any] | None = None,
-    ) -> str:
-        """The grammar of a valid reply; the tags may also be their tokens (`tag_tokens`)."""
-        if not self.tag_tokens:
-            return super().grammar(tools, tool_choice=tool_choice, output_schema=output_schema)
-        payload = self.reply_schema(tools, tool_choice=tool_choice) if tools else None
-        return reply_grammar(
-            payload,
-            call_open=self.call_open,
-            call_close=self.call_close,
-            allow_text=tool_choice in ("auto", "none") or payload is None,
-            output_schema=output_schema,
-            tag_tokens=self.tag_tokens,
-        )
 
     def tools_prompt(self, tools: Sequence[Tool]) -> str:
         """The Hermes/Qwen tool system prompt."""

@@ -13,6 +13,7 @@ decodes (`DecodingSettings`), its default tool format and its router.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -334,24 +335,24 @@ class TransformersModel(Model):
             shown = [t for t in request.tools if t.name == choice]
         return request.replace(tools=shown, tool_choice=choice)
 
+    @functools.cached_property
+    def _added_vocab(self) -> dict[str, int]:
+        """The tokens the tokenizer adds to its vocabulary (special or not), by text."""
+        added: dict[str, int] = self._loaded.tokenizer.get_added_vocab()
+        return added
+
     def _matcher(self, request: ModelRequest) -> Any:
         if not request.tools and request.output_schema is None:
             return None
         from agentkit.models import _decode
 
         fmt = request.format
-        if isinstance(fmt, HermesFormat):
-            fmt = fmt.with_tag_tokens(_tag_tokens(self._loaded.tokenizer, fmt.tags))
+        if fmt.tags:  # the tags its tokenizer holds as one token are allowed as that token
+            fmt = fmt.with_tag_tokens(self._added_vocab)
         grammar = fmt.grammar(
             request.tools, tool_choice=request.tool_choice, output_schema=request.output_schema
         )
         return _decode.make_matcher(self._loaded.grammar_tokenizer(), grammar)
-
-
-def _tag_tokens(tokenizer: Any, tags: Sequence[str]) -> dict[str, int]:
-    """The tags the tokenizer holds as one added token (special or not), by token id."""
-    added: dict[str, int] = tokenizer.get_added_vocab()
-    return {tag: added[tag] for tag in tags if tag in added}
 
 
 _ROUTER_WARNED = threading.Event()
