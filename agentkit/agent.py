@@ -251,12 +251,12 @@ class Agent(Generic[OutputT, DepsT]):
                 resumed, or decisions that name unknown calls or leave one undecided.
         """
         resume = self._check_resume(state, approve, dict(reject or {}))
-        async with _locked(session):
-            run = Run(self, (), deps, limits=usage_limits or self.usage_limits, resume=resume)
-            result = await _final(run.events())
-            if session is not None and result.status == "completed":
-                await session.append(result.messages[run.history :])
-            return result
+        limits = usage_limits or self.usage_limits
+
+        def start(history: list[Message]) -> Run[OutputT]:  # the state holds the transcript
+            return Run(self, (), deps, limits=limits, resume=resume)
+
+        return await _final(self._session_events(session, start, load=False))
 
     def resume(
         self,
@@ -289,18 +289,29 @@ class Agent(Generic[OutputT, DepsT]):
         *,
         streaming: bool,
     ) -> AsyncIterator[Event[OutputT]]:
+        limits = limits or self.usage_limits
+
+        def start(history: list[Message]) -> Run[OutputT]:  # the stored history, then the prompt
+            given = [*history, *prepare_transcript(prompt, None)] if history else prompt
+            return Run(self, given, deps, streaming=streaming, limits=limits, history=len(history))
+
+        async for event in self._session_events(session, start, load=True):
+            yield event
+
+    async def _session_events(
+        self,
+        session: Session | None,
+        start: Callable[[list[Message]], Run[OutputT]],
+        *,
+        load: bool,
+    ) -> AsyncIterator[Event[OutputT]]:
+        """A run's events, its session locked; its new messages saved once it completes.
+
+        The session's history is passed to `start` when `load` (a resumed run has its own).
+        """
         async with _locked(session):
-            history = await session.load() if session is not None else []
-            if history:  # the stored conversation, then this run's prompt
-                prompt = [*history, *prepare_transcript(prompt, None)]
-            run = Run(
-                self,
-                prompt,
-                deps,
-                streaming=streaming,
-                limits=limits or self.usage_limits,
-                history=len(history),
-            )
+            history = await session.load() if session is not None and load else []
+            run = start(history)
             events = run.events()
             async with contextlib.aclosing(events):
                 async for event in events:

@@ -173,3 +173,15 @@ def test_the_same_json_state_resumes_once_per_agent() -> None:
     with pytest.raises(RunStateError, match="already resumed"):
         agent.resume(text_, approve=["c0"])
     assert RAN == ["a"]
+
+
+def test_a_paused_run_saves_its_conversation_to_the_session_once_resumed() -> None:
+    from agentkit.sessions import InMemorySession
+
+    session = InMemorySession("s")
+    agent = Agent(ScriptedModel([calls(("wipe", {"target": "a"})), "done"]), tools=[wipe])
+    paused = agent.run("go", session=session)
+    assert asyncio.run(session.load()) == []  # nothing saved while the run waits
+    agent.resume(paused.state, approve=["c0"], session=session)  # type: ignore[arg-type]
+    stored = asyncio.run(session.load())
+    assert [m.role for m in stored] == ["user", "assistant", "tool", "assistant"]
