@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from agentkit._execution import CallOutcome, CheckedCall, RepeatGuard
 from agentkit.errors import RunStateError
 from agentkit.events import Event
-from agentkit.messages import CallError, OutputT, RunResult, ToolCall, ToolCallRecord, Usage
+from agentkit.messages import CallError, OutputT, RunResult, ToolCall, Usage
 from agentkit.state import PendingCall, RunState, make_state
 from agentkit.tools import RunContext
 
@@ -66,10 +66,7 @@ def restore(run: Run[Any], state: RunState) -> None:
     run.run_id = payload.run_id
     run.messages = list(payload.messages)
     run.usage = Usage(**payload.usage)
-    run.records = [
-        ToolCallRecord(r.id, r.name, r.arguments, r.result, r.error, r.content)
-        for r in payload.records
-    ]
+    run.records = list(payload.records)
     run.failed_in_row = payload.failed_in_row
     run.failures = [CallError(**f) for f in payload.failures]
     run.first_step = payload.step

@@ -39,16 +39,6 @@ class PendingCall(BaseModel):
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(defer_build=True)
-    id: str
-    name: str
-    arguments: dict[str, Any]
-    result: Any = None
-    error: str | None = None
-    content: str = ""
-
-
 class _Payload(BaseModel):
     """Everything a paused run needs to go on."""
 
@@ -59,7 +49,7 @@ class _Payload(BaseModel):
     run_id: str
     step: int = Field(ge=0)
     messages: list[Message]
-    records: list[_Record] = Field(default_factory=list)
+    records: list[ToolCallRecord] = Field(default_factory=list)
     usage: dict[str, Any] = Field(default_factory=dict)
     failed_in_row: int = Field(default=0, ge=0)
     failures: list[dict[str, Any]] = Field(default_factory=list)
@@ -200,13 +190,13 @@ def make_state(
         step=step,
         messages=list(messages),
         records=[
-            _Record(
-                id=r.id,
-                name=r.name,
-                arguments=clean_strings(r.arguments),
-                result=_plain(r.result),
-                error=None if r.error is None else encodable(r.error),
-                content=encodable(r.content),
+            ToolCallRecord(
+                r.id,
+                r.name,
+                clean_strings(r.arguments),
+                _plain(r.result),
+                None if r.error is None else encodable(r.error),
+                encodable(r.content),
             )
             for r in records
         ],
