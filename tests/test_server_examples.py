@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
 
-from tests.test_server_support import ROOT
+from tests.test_examples import run_example
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("openai")
-
-
-def run_example(name: str) -> str:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "error"}
-    done = subprocess.run(
-        [sys.executable, "-m", f"examples.{name}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def test_embedded_service() -> None:

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_examples import run_example as run_examples_module
 
 
 def run_example(*args: str) -> str:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "error"}
-    done = subprocess.run(
-        [sys.executable, "-m", "examples.sessions", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    return run_examples_module("sessions", *args)
 
 
 def test_the_second_run_remembers_the_first() -> None:

@@ -10,21 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.test_examples import run_example
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_example(name: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", f"examples.{name}"],
-        cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "error"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def test_file_and_web_tools() -> None:
