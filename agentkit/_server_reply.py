@@ -97,15 +97,7 @@ def completion(
         finish = PAUSED
     if with_tool_calls:
         message["agentkit_tool_calls"] = tool_call_entries(result.tool_calls)
-    choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None}
-    return {
-        "id": request_id,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [choice],
-        "usage": usage_entry(result),
-    }
+    return _completion(request_id, created, model, message, finish, usage_entry(result))
 
 
 def chunk(
@@ -138,14 +130,26 @@ def chunk(
 def filtered_completion(request_id: str, created: int, model: str) -> dict[str, Any]:
     """The reply when a guardrail blocked the answer: no content, `finish_reason` says why."""
     message = {"role": "assistant", "content": None}
-    choice = {"index": 0, "message": message, "finish_reason": "content_filter", "logprobs": None}
+    usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    return _completion(request_id, created, model, message, "content_filter", usage)
+
+
+def _completion(
+    request_id: str,
+    created: int,
+    model: str,
+    message: dict[str, Any],
+    finish_reason: str,
+    usage: dict[str, int],
+) -> dict[str, Any]:
+    choice = {"index": 0, "message": message, "finish_reason": finish_reason, "logprobs": None}
     return {
         "id": request_id,
         "object": "chat.completion",
         "created": created,
         "model": model,
         "choices": [choice],
-        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "usage": usage,
     }
 
 
