@@ -23,6 +23,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from agentkit._cli._errors import CommandError
+from agentkit._cli._specs import append_to_path, is_file_spec, resolve_module
 from agentkit.agent import Agent
 from agentkit.errors import AgentkitError
 
@@ -264,17 +266,13 @@ def _split(target: str) -> tuple[str, str]:
     return where, attribute
 
 
-def _is_file(where: str) -> bool:
-    return where.endswith(".py") or "/" in where or os.sep in where
-
-
 def _check_target(target: str) -> None:
     where, _ = _split(target)
-    if _is_file(where):
+    if is_file_spec(where):
         if not Path(where).is_file():
             raise ServeError(f"no such file: {where!r}")
         return
-    _append_cwd()
+    append_to_path(os.getcwd())  # after the libraries: never a look-alike of one
     try:
         found = importlib.util.find_spec(where)
     except (ImportError, ValueError):
@@ -291,7 +289,10 @@ def load_agent(target: str) -> Agent[Any, Any]:
             function returning one.
     """
     where, attribute = _split(target)
-    module = _load_file(where) if _is_file(where) else _import(where)
+    try:
+        module = resolve_module(where)
+    except CommandError as exc:
+        raise ServeError(str(exc)) from None
     try:
         found = getattr(module, attribute)
     except AttributeError:
@@ -307,43 +308,6 @@ def load_agent(target: str) -> Agent[Any, Any]:
     if not isinstance(made, Agent):
         raise ServeError(f"{target}() returned a {type(made).__name__}, not an Agent")
     return made
-
-
-def _append_cwd() -> None:
-    """Find modules of the current directory, after every installed library (never first)."""
-    here = os.getcwd()
-    if here not in (os.path.abspath(p or ".") for p in sys.path):
-        sys.path.append(here)
-
-
-def _import(name: str) -> Any:
-    _append_cwd()
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (name == exc.name or name.startswith(exc.name + ".")):
-            raise ServeError(f"cannot import {name!r}: no such module") from None
-        raise ServeError(f"cannot import {name!r}: {exc}") from None
-    except Exception as exc:  # the module itself failed: one line, never a traceback
-        raise ServeError(f"cannot import {name!r}: {type(exc).__name__}: {exc}") from None
-
-
-def _load_file(where: str) -> Any:
-    path = Path(where).expanduser()
-    if not path.is_file():
-        raise ServeError(f"no such file: {where!r}")
-    name = "_agentkit_serve_" + "".join(c if c.isalnum() else "_" for c in path.stem)
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ServeError(f"cannot load {where!r} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        del sys.modules[name]
-        raise ServeError(f"cannot load {where!r}: {type(exc).__name__}: {exc}") from None
-    return module
 
 
 def main(argv: list[str] | None = None) -> int:

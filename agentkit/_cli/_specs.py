@@ -19,7 +19,7 @@ from typing import Any
 from agentkit import Tool, Toolbox
 from agentkit._cli._errors import CommandError
 
-__all__ = ["READY_MADE", "load_tools", "resolve_module"]
+__all__ = ["READY_MADE", "append_to_path", "is_file_spec", "load_tools", "resolve_module"]
 
 READY_MADE = ("calculator", "clock", "units", "web", "files", "notes")
 _PACKAGE = "agentkit_tools"
@@ -30,11 +30,12 @@ def _is_dotted_name(text: str) -> bool:
     return all(part.isidentifier() and not keyword.iskeyword(part) for part in parts)
 
 
-def _is_file_spec(module: str) -> bool:
+def is_file_spec(module: str) -> bool:
+    """Whether a module spec names a file (`x.py`, or a path)."""
     return module.endswith(".py") or "/" in module or os.sep in module
 
 
-def _append_to_path(folder: str) -> None:
+def append_to_path(folder: str) -> None:
     """Make modules in `folder` importable, after every installed library."""
     resolved = os.path.abspath(folder)
     if resolved not in (os.path.abspath(p or ".") for p in sys.path):
@@ -62,7 +63,7 @@ def _import_file(path_text: str) -> ModuleType:
     if spec is None or spec.loader is None:
         raise CommandError(f"cannot import {path_text!r}: not a Python file")
     module = importlib.util.module_from_spec(spec)
-    _append_to_path(str(path.parent))  # its own helper modules, after the libraries
+    append_to_path(str(path.parent))  # its own helper modules, after the libraries
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
@@ -79,7 +80,7 @@ def resolve_module(module: str) -> ModuleType:
     `agentkit_tools.calculator`; `path/to/file.py` is that file; anything else is imported, with
     the current directory searched after the installed libraries.
     """
-    if _is_file_spec(module):
+    if is_file_spec(module):
         return _import_file(module)
     if module in READY_MADE:
         return _import(f"{_PACKAGE}.{module}")
@@ -88,7 +89,7 @@ def resolve_module(module: str) -> ModuleType:
         return _import(f"{_PACKAGE}.{rest}")
     if not _is_dotted_name(module):
         raise CommandError(f"not a module name or a .py file: {module!r}")
-    _append_to_path(os.getcwd())
+    append_to_path(os.getcwd())
     return _import(module)
 
 
