@@ -34,30 +34,9 @@ from tests.test_sessions_support import (
     SHARED_STORES,
     STORES,
     make_session,
-    redis_client,
-    redis_server,
 )
 
 Factory = Callable[..., Any]
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    store = request.node.callspec.params["store"]
-    if store == "sqlite":
-        yield tmp_path / "sessions.db"
-    elif store == "redis":
-        client = redis_client(request.getfixturevalue("redis_url"))
-        yield client
-        client.close()
-    else:
-        yield None
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,26 +14,7 @@ from agentkit.errors import ModelError
 from agentkit.models import ScriptedModel
 from agentkit.models._base import ModelRequest
 from agentkit.sessions import TrimPolicy
-from tests.test_sessions_support import STORES, make_session, redis_client, redis_server
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
-
-
-@pytest.fixture
-def where(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    store = request.node.callspec.params["store"]
-    if store == "sqlite":
-        yield tmp_path / "sessions.db"
-    elif store == "redis":
-        client = redis_client(request.getfixturevalue("redis_url"))
-        yield client
-        client.close()
-    else:
-        yield None
+from tests.test_sessions_support import STORES, make_session
 
 
 def questions(request: ModelRequest) -> list[str]:

@@ -24,15 +24,8 @@ from tests.test_sessions_support import (
     Lines,
     make_session,
     redis_client,
-    redis_server,
     spawn,
 )
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
 
 
 @pytest.fixture
