@@ -89,8 +89,28 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def load_category(name: str, limit: int) -> list[dict[str, Any]]:
-    """`limit` entries spread evenly over the file, each with its `ground_truth` (if any)."""
+OWN_SETS = {
+    "dev": REPO / "bench" / "data" / "calls_dev.jsonl",
+    "heldout": REPO / "bench" / "data" / "calls_heldout.jsonl",
+    "style": REPO / "bench" / "data" / "style_heldout.jsonl",
+}
+"""agentkit's own labelled sets, in BFCL's format with a `category` per entry (bench/data)."""
+
+
+def spread(entries: list[dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+    """`limit` entries evenly spaced through `entries` (a sample stratified by file position:
+    BFCL orders each file by topic, so every stretch of topics is represented)."""
+    if limit >= len(entries):
+        return entries
+    return [entries[i * len(entries) // limit] for i in range(limit)]
+
+
+def load_category(name: str, limit: int, source: str = "bfcl") -> list[dict[str, Any]]:
+    """`limit` entries of a category spread over its file, each with its `ground_truth`."""
+    if source != "bfcl":
+        short = next(k for k, v in CATEGORIES.items() if v == name)
+        rows = [e for e in read_jsonl(OWN_SETS[source]) if e["category"] == short]
+        return spread(rows, limit)
     root = data_dir()
     entries = read_jsonl(root / f"BFCL_v4_{name}.json")
     answers_file = root / "possible_answer" / f"BFCL_v4_{name}.json"
@@ -98,9 +118,7 @@ def load_category(name: str, limit: int) -> list[dict[str, Any]]:
         truth = {a["id"]: a["ground_truth"] for a in read_jsonl(answers_file)}
         for entry in entries:
             entry["ground_truth"] = truth[entry["id"]]
-    if limit >= len(entries):
-        return entries
-    return [entries[i * len(entries) // limit] for i in range(limit)]
+    return spread(entries, limit)
 
 
 def type_names(entries: Sequence[dict[str, Any]]) -> Counter[str]:
@@ -220,18 +238,21 @@ def score(category: str, entry: dict[str, Any], turn: dict[str, Any]) -> dict[st
     return {"valid": valid, "correct": verdict.valid, "error": verdict.error_type}
 
 
-def build_model(mode: str, max_new_tokens: int) -> Any:
+def build_model(mode: str, max_new_tokens: int, weights: str = "default") -> Any:
+    """The model of a mode: `weights` is "default" (the embedded model) or "qwen"."""
     from agentkit.models import TransformersModel
 
+    if weights == "qwen":
+        from _qwen import load_model
+
+        load: Any = load_model
+    else:
+        load = TransformersModel.default
     if mode == "unconstrained":
-        return TransformersModel.default(
-            constrained=False, router=None, max_new_tokens=max_new_tokens
-        )
+        return load(constrained=False, router=None, max_new_tokens=max_new_tokens)
     if mode == "constrained":
-        return TransformersModel.default(
-            constrained=True, router=None, max_new_tokens=max_new_tokens
-        )
-    return TransformersModel.default(max_new_tokens=max_new_tokens)
+        return load(constrained=True, router=None, max_new_tokens=max_new_tokens)
+    return load(max_new_tokens=max_new_tokens)
 
 
 LINES = {
@@ -294,7 +315,7 @@ def report(table: dict[str, dict[str, dict[str, Any]]]) -> str:
 
 async def run_all(args: argparse.Namespace, data: dict[str, Any], results: dict[str, Any]) -> None:
     for mode in args.modes.split(","):
-        model = build_model(mode, args.max_new_tokens)
+        model = build_model(mode, args.max_new_tokens, args.model)
         results["routers"][mode] = type(model.router).__name__ if model.router else None
         retries = 0 if mode == "unconstrained" else RETRIES
         runs = results["runs"].setdefault(mode, {})
@@ -337,17 +358,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-new-tokens", type=int, default=192, help="per model turn")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
+    parser.add_argument(
+        "--model",
+        choices=("default", "qwen"),
+        default="default",
+        help="weights (qwen: bench/_qwen.py)",
+    )
+    parser.add_argument(
+        "--data",
+        choices=("bfcl", *OWN_SETS),
+        default="bfcl",
+        help="BFCL's files or a set of bench/data",
+    )
     args = parser.parse_args(argv)
 
     import torch
 
     torch.set_num_threads(args.threads)
     data = {
-        short: load_category(CATEGORIES[short], args.limit) for short in args.categories.split(",")
+        short: load_category(CATEGORIES[short], args.limit, args.data)
+        for short in args.categories.split(",")
     }
     results: dict[str, Any] = {
         "settings": {
             "limit": args.limit,
+            "model": args.model,
+            "data": args.data,
             "max_new_tokens": args.max_new_tokens,
             "retries": RETRIES,
             "threads": args.threads,
