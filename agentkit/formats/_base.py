@@ -65,6 +65,8 @@ class ToolFormat(ABC):
     """Markers of calls that a tokenizer may hold as single tokens (Qwen's `<tool_call>`)."""
     tag_tokens: Mapping[str, int] = MappingProxyType({})
     """The `tags` written as one token by the tokenizer in use, by id (see `with_tag_tokens`)."""
+    one_call_per_block: bool = False
+    """Each call is its own tagged block (Hermes) rather than an item of one JSON array."""
 
     def __init__(
         self,
@@ -189,6 +191,34 @@ class ToolFormat(ABC):
             allow_text=tool_choice in ("auto", "none") or payload is None,
             output_schema=output_schema,
             tag_tokens=self.tag_tokens,
+        )
+
+    def planned_grammar(self, calls: Sequence[dict[str, Any]]) -> str:
+        """The grammar of a reply that holds exactly these calls, in this order.
+
+        Args:
+            calls: one JSON schema per call object (`{"name": ..., "arguments": ...}`), as a
+                router's plan decides them (`agentkit.models.shaping`).
+
+        Raises:
+            UsageError: no calls.
+        """
+        if not calls:
+            raise UsageError("a planned reply needs at least one call")
+        n = len(calls)
+        blocks = (
+            list(calls)
+            if self.one_call_per_block
+            else [{"type": "array", "prefixItems": list(calls), "items": False,
+                   "minItems": n, "maxItems": n}]
+        )  # fmt: skip
+        return reply_grammar(
+            None,
+            call_open=self.call_open,
+            call_close=self.call_close,
+            allow_text=False,
+            tag_tokens=self.tag_tokens,
+            blocks=blocks,
         )
 
     def with_tag_tokens(self, tag_tokens: Mapping[str, int]) -> Self:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentkit._schema import VALUE_KEYS
@@ -84,6 +84,7 @@ def reply_grammar(
     allow_text: bool = True,
     output_schema: dict[str, Any] | None = None,
     tag_tokens: Mapping[str, int] | None = None,
+    blocks: Sequence[dict[str, Any]] = (),
 ) -> str:
     """The Lark grammar of a reply.
 
@@ -97,13 +98,19 @@ def reply_grammar(
             added token (Qwen2.5's `<tool_call>`), by token id: each may be written as that
             token or spelled out as text (the grammar engine never matches an added token
             against text).
+        blocks: instead of `payload`, the payloads of a reply that must hold exactly these
+            blocks in order (each wrapped in the tags, one per line).
     """
     alternatives = []
     rules = []
+    tags = tag_tokens or {}
+    wrap_open = f"{_literal(call_open, tags)} " if call_open else ""
+    wrap_close = f" {_literal(call_close, tags)}" if call_close else ""
+    if blocks:
+        written = [f"{wrap_open}{json_rule(block)}{wrap_close}" for block in blocks]
+        rules.append("call: " + ' "\\n" '.join(written))
+        return "start: call\n" + "\n".join(rules) + "\n"
     if payload is not None:
-        tags = tag_tokens or {}
-        wrap_open = f"{_literal(call_open, tags)} " if call_open else ""
-        wrap_close = f" {_literal(call_close, tags)}" if call_close else ""
         rules.append(f"call: {wrap_open}{json_rule(payload)}{wrap_close}")
         alternatives.append("call")
     if allow_text or payload is None:

@@ -32,6 +32,7 @@ class HermesFormat(ToolFormat):
     call_open = "<tool_call>\n"
     call_close = "\n</tool_call>"
     tags = ("<tool_call>", "</tool_call>")
+    one_call_per_block = True
 
     def tools_prompt(self, tools: Sequence[Tool]) -> str:
         """The Hermes/Qwen tool system prompt."""

@@ -21,12 +21,14 @@ from typing import Any, Literal, Unpack
 
 from agentkit.errors import ModelError, UsageError
 from agentkit.formats import HermesFormat, SmolLM2Format, StableLMFormat, ToolFormat
+from agentkit.messages import last_user_message
 from agentkit.models import _local
 from agentkit.models._base import Model, ModelRequest, ModelResponse
 from agentkit.models._encoder import ROUTER_INSTALL_HINT
 from agentkit.models._kv import Session
 from agentkit.models._settings import DecodingOptions, DecodingSettings
 from agentkit.models.routing import EmbeddingRouter, Router, _route_choice
+from agentkit.models.shaping import CallShaping, PlannedCall, display_tool, plan_calls
 
 __all__ = ["DecodingOptions", "DecodingSettings", "TransformersModel", "format_for"]
 
@@ -61,6 +63,10 @@ class TransformersModel(Model):
             `Router`, None (the model decides under the grammar), or `"auto"`: an
             `EmbeddingRouter` for small models (under `SMALL_MODEL_PARAMS` parameters) when its
             encoder is installed, the model itself otherwise.
+        shaping: how a routed call's arguments and number of calls are steered
+            (`CallShaping`: grounding in the request's words, optional arguments it names,
+            several calls for several intents, no schema examples in the prompt); all parts by
+            default, `CallShaping.off()` for none. Used only with a router.
         settings: how to decode (`DecodingSettings`); keyword options such as
             `max_new_tokens=64` change single settings of it.
 
@@ -81,6 +87,7 @@ class TransformersModel(Model):
         device_map: str | dict[str, Any] | None = "auto",
         dtype: Any = None,
         router: Router | Literal["auto"] | None = "auto",
+        shaping: CallShaping | None = None,
         settings: DecodingSettings | None = None,
         **options: Unpack[DecodingOptions],
     ) -> None:
@@ -89,7 +96,7 @@ class TransformersModel(Model):
         loaded = _local.load(
             model_id_or_path, gguf_file=gguf_file, dtype=dtype, device_map=device_map
         )
-        self._init(loaded, format, router, chosen)
+        self._init(loaded, format, router, chosen, shaping)
 
     @classmethod
     def from_objects(
@@ -99,6 +106,7 @@ class TransformersModel(Model):
         *,
         format: ToolFormat | None = None,
         router: Router | Literal["auto"] | None = "auto",
+        shaping: CallShaping | None = None,
         settings: DecodingSettings | None = None,
         **options: Unpack[DecodingOptions],
     ) -> TransformersModel:
@@ -110,7 +118,8 @@ class TransformersModel(Model):
         _check_router(router)
         self = cls.__new__(cls)
         name = str(getattr(model, "name_or_path", "") or "")
-        self._init(_local.Loaded(model.eval(), tokenizer, name=name), format, router, chosen)
+        loaded = _local.Loaded(model.eval(), tokenizer, name=name)
+        self._init(loaded, format, router, chosen, shaping)
         return self
 
     @classmethod
@@ -121,6 +130,7 @@ class TransformersModel(Model):
         device_map: str | dict[str, Any] | None = "auto",
         dtype: Any = None,
         router: Router | Literal["auto"] | None = "auto",
+        shaping: CallShaping | None = None,
         settings: DecodingSettings | None = None,
         **options: Unpack[DecodingOptions],
     ) -> TransformersModel:
@@ -140,6 +150,7 @@ class TransformersModel(Model):
             device_map=device_map,
             dtype=dtype,
             router=router,
+            shaping=shaping,
             settings=settings,
             **options,
         )
@@ -150,7 +161,11 @@ class TransformersModel(Model):
         format: ToolFormat | None,
         router: Router | Literal["auto"] | None,
         settings: DecodingSettings,
+        shaping: CallShaping | None,
     ) -> None:
+        if shaping is not None and not isinstance(shaping, CallShaping):
+            raise UsageError(f"shaping must be a CallShaping, not {shaping!r}")
+        self.shaping = shaping or CallShaping()
         self._loaded = loaded
         self.name = loaded.name
         model_type = str(getattr(loaded.model.config, "model_type", ""))
@@ -249,11 +264,12 @@ class TransformersModel(Model):
         """
         from agentkit.models import _decode
 
+        planned: list[PlannedCall] = []
         if self.router is not None and request.tool_choice == "auto" and request.tools:
-            request = self._routed(request)
+            request, planned = self._routed(request)
         settings = self.settings
         prompt = self.prompt_ids(request)
-        matcher = self._matcher(request) if settings.constrained else None
+        matcher = self._matcher(request, planned) if settings.constrained else None
         kv = self._loaded.kv
         keep = bool(request.run_id) and settings.cache_sessions > 0
         session = kv.take(request.run_id) if keep else None
@@ -317,23 +333,37 @@ class TransformersModel(Model):
                 loaded.kv.prefixes,
             )
 
-    def _routed(self, request: ModelRequest) -> ModelRequest:
-        """The request as the router decides it: which tool must be called, or none.
+    def _routed(self, request: ModelRequest) -> tuple[ModelRequest, list[PlannedCall]]:
+        """The request as the router decides it, and the calls the reply must hold (if planned).
 
-        The prompt then lists only the tools of the decision (the chosen one; on an answer turn,
+        The prompt then lists only the tools of the decision (those planned; on an answer turn,
         those already called), which keeps a small model from copying other tools' arguments,
         shortens the prompt, and keeps the prefix stable across the run's turns for the cache.
+        With call shaping (`self.shaping`), the reply must hold exactly the planned calls.
         """
-        assert self.router is not None
-        choice = _route_choice(self.router, request.transcript, request.tools)
+        router = self.router
+        assert router is not None
+        choice = _route_choice(router, request.transcript, request.tools)
         if choice == "auto":
-            return request
+            return request, []
         if choice == "none":
             called = {c.name for m in request.transcript for c in m.tool_calls}
             shown = [t for t in request.tools if t.name in called]
-        else:
-            shown = [t for t in request.tools if t.name == choice]
-        return request.replace(tools=shown, tool_choice=choice)
+            return request.replace(tools=shown, tool_choice=choice), []
+        user, _ = last_user_message(request.transcript)
+        planned: list[PlannedCall] = []
+        if user is not None and self.shaping != CallShaping.off():
+            tools = request.tools
+            planned = plan_calls(
+                user.content, tools, choice, lambda text: router.route(text, tools), self.shaping
+            )
+        names = {p.tool.name for p in planned} or {choice}
+        shown = [t for t in request.tools if t.name in names]
+        if self.shaping.hide_examples:
+            shown = [display_tool(t) for t in shown]
+        return request.replace(
+            tools=shown, tool_choice=choice if len(names) == 1 else "required"
+        ), planned
 
     @functools.cached_property
     def _added_vocab(self) -> dict[str, int]:
@@ -341,7 +371,7 @@ class TransformersModel(Model):
         added: dict[str, int] = self._loaded.tokenizer.get_added_vocab()
         return added
 
-    def _matcher(self, request: ModelRequest) -> Any:
+    def _matcher(self, request: ModelRequest, planned: Sequence[PlannedCall] = ()) -> Any:
         if not request.tools and request.output_schema is None:
             return None
         from agentkit.models import _decode
@@ -349,9 +379,12 @@ class TransformersModel(Model):
         fmt = request.format
         if fmt.tags:  # the tags its tokenizer holds as one token are allowed as that token
             fmt = fmt.with_tag_tokens(self._added_vocab)
-        grammar = fmt.grammar(
-            request.tools, tool_choice=request.tool_choice, output_schema=request.output_schema
-        )
+        if planned:
+            grammar = fmt.planned_grammar([p.call_schema() for p in planned])
+        else:
+            grammar = fmt.grammar(
+                request.tools, tool_choice=request.tool_choice, output_schema=request.output_schema
+            )
         return _decode.make_matcher(self._loaded.grammar_tokenizer(), grammar)
 
 

@@ -1,0 +1,188 @@
+"""What a request's words offer as argument values: spans, numbers, names, and its clauses.
+
+Pure text analysis for call shaping (`agentkit.models.shaping`), linear in the request's length
+and bounded: at most `MAX_WORDS` words are read and spans are at most `MAX_SPAN_WORDS` long.
+
+Example:
+    >>> [n.value for n in numbers("12,000 miles at 25 MPG, three times, 5% off")]
+    [12000, 25, 3, 5, 0.05]
+    >>> [n.text for n in names("What is the weather in New York and in Paris?")]
+    ['New York', 'Paris']
+    >>> clauses("Find the GCD of 96 and 128, and the LCM of 15 and 25. Also, add 2 and 3.")
+    ['Find the GCD of 96 and 128', 'the LCM of 15 and 25.', 'add 2 and 3.']
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["Value", "clauses", "names", "numbers", "spans"]
+
+MAX_WORDS = 200
+"""Words of a request read for values (the rest offers none)."""
+MAX_SPAN_WORDS = 10
+"""The longest span offered as a string value, in words."""
+
+STOPWORDS = frozenset(
+    "a an the of in on at to for from by with and or but as is are was be been it its this that "
+    "these those my me i you your we our he she they them his her their what which who whom "
+    "whose when where why how do does did can could would should will shall may might please "
+    "also then than there here into onto over under about after before between per each all "
+    "any some if so not no yes up down out off via using use".split()
+)
+"""Words that never begin or end a span offered as a value."""
+
+LEADING_WORDS = STOPWORDS | frozenset(
+    "what's whats find get calculate compute tell show give book play search convert translate "
+    "send set create make list fetch determine check look let help add remind open run plot "
+    "predict estimate identify retrieve provide generate recommend suggest schedule order buy "
+    "i'm i'd i'll hi hello hey thanks thank".split()
+)
+"""Capitalised only because they begin a sentence: not names."""
+
+_WORD = re.compile(r"\S+")
+_QUOTES = "\u2018\u2019\u201c\u201d"  # curly quotes
+_EDGE = "\"'`()[]{}<>,.;:!?" + _QUOTES
+_SENTENCE_END = re.compile(rf"[.!?;]+[\"'){_QUOTES}]*$")
+_NUMBER = re.compile(r"(?<![\w.])[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(%?)|(?<![\w.])\.\d+")
+_QUOTED = re.compile(rf"(?<!\w)[\"'{_QUOTES}]([^\"'{_QUOTES}\n]{{1,80}})[\"'{_QUOTES}](?!\w)")
+_CLAUSE = re.compile(
+    r"(?<=[.!?;])\s+|,?\s+(?:and\s+)?(?:also|then|as well as|additionally|plus)\b,?\s*"
+    r"|,\s+and\s+(?=(?:the|a|an|what|how|find|get|calculate|compute|tell|show|give)\b)",
+    re.IGNORECASE,
+)
+_LEAD = re.compile(r"^(?:and\s+)?(?:also|then|additionally|plus)\b,?\s*", re.IGNORECASE)
+NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "dozen": 12,
+    "single": 1, "double": 2, "twice": 2, "once": 1, "half": 0.5,
+}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A value found in a request: its text, what it means, and where it starts."""
+
+    text: str
+    value: str | int | float
+    start: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Word:
+    text: str  # without edge punctuation
+    start: int
+    end: int
+    ends_sentence: bool
+
+
+def _words(text: str) -> list[_Word]:
+    out: list[_Word] = []
+    for match in _WORD.finditer(text):
+        raw = match.group()
+        core = raw.strip(_EDGE)
+        if not core:
+            continue
+        start = match.start() + raw.index(core)
+        ends = bool(_SENTENCE_END.search(raw))
+        out.append(_Word(core, start, start + len(core), ends))
+        if len(out) >= MAX_WORDS:
+            break
+    return out
+
+
+def spans(text: str) -> list[str]:
+    """Contiguous runs of words, as written, that could be a string argument.
+
+    Runs stay within a sentence, hold at most `MAX_SPAN_WORDS` words, and neither begin nor
+    end with a stop word; quoted text is offered whole. Longer runs come first.
+
+    Example:
+        >>> spans("Translate 'thank you' into Spanish.")[:2]
+        ['thank you', "Translate 'thank you' into Spanish"]
+    """
+    words = _words(text)
+    found: dict[str, None] = {m.group(1).strip(): None for m in _QUOTED.finditer(text)}
+    runs: list[tuple[int, str]] = []
+    for i, first in enumerate(words):
+        if first.text.lower() in STOPWORDS:
+            continue
+        for j in range(i, min(i + MAX_SPAN_WORDS, len(words))):
+            last = words[j]
+            if last.text.lower() not in STOPWORDS:
+                piece = text[first.start : last.end].strip(_EDGE + " ")
+                if piece:
+                    runs.append((j - i, piece))
+            if last.ends_sentence:
+                break
+    runs.sort(key=lambda run: -run[0])
+    found.update((piece, None) for _, piece in runs)
+    return [span for span in found if span and "\n" not in span]
+
+
+def numbers(text: str) -> list[Value]:
+    """Numbers written in digits (`12,000`, `$30.45`, `5km`, `25%`) or words (`three`).
+
+    A percentage is offered both ways (25 and 0.25); integral values are ints.
+    """
+    out: list[Value] = []
+    for match in _NUMBER.finditer(text[: _limit(text)]):
+        raw = match.group()
+        digits = raw.replace(",", "").replace("$", "").rstrip("%")
+        value = float(digits)
+        out.append(Value(raw, _tidy(value), match.start()))
+        if raw.endswith("%"):
+            out.append(Value(raw, _tidy(value / 100), match.start()))
+    for word in _words(text):
+        key = word.text.lower().rstrip("s") if word.text.lower() != "dozens" else "dozen"
+        named = NUMBER_WORDS.get(word.text.lower(), NUMBER_WORDS.get(key))
+        if named is not None:
+            out.append(Value(word.text, named, word.start))
+    out.sort(key=lambda v: v.start)
+    return out
+
+
+def names(text: str) -> list[Value]:
+    """Proper names (runs of capitalised words) and quoted text, in order of appearance."""
+    out: list[Value] = [Value(m.group(1), m.group(1), m.start()) for m in _QUOTED.finditer(text)]
+    quoted = [(v.start, v.start + len(v.text) + 2) for v in out]
+    run: list[_Word] = []
+    sentence_start = True
+
+    def flush() -> None:
+        if run:
+            piece = text[run[0].start : run[-1].end]
+            if not any(a <= run[0].start < b for a, b in quoted):
+                out.append(Value(piece, piece, run[0].start))
+            run.clear()
+
+    for word in _words(text):
+        lowered = word.text.lower()
+        capital = word.text[:1].isupper() and not word.text[:1].isdigit()
+        if capital and not (sentence_start and lowered in LEADING_WORDS):
+            run.append(word)
+        else:
+            flush()
+        if word.ends_sentence or text[word.end : word.end + 1] == ",":
+            flush()
+        sentence_start = word.ends_sentence
+    flush()
+    out.sort(key=lambda v: v.start)
+    return out
+
+
+def clauses(text: str) -> list[str]:
+    """The request cut where a new request may begin: sentences, "also", "then", ", and the"."""
+    parts = [_LEAD.sub("", p.strip()) for p in _CLAUSE.split(text[: _limit(text)])]
+    return [p for p in parts if p and any(ch.isalnum() for ch in p)]
+
+
+def _limit(text: str) -> int:
+    words = list(_words(text))
+    return words[-1].end + 1 if len(words) >= MAX_WORDS else len(text)
+
+
+def _tidy(value: float) -> int | float:
+    return int(value) if value.is_integer() and abs(value) < 10**15 else value

@@ -1,0 +1,368 @@
+"""Call shaping: how a routed small model is steered to the right arguments and call count.
+
+A router decides that a request needs a tool; what a 135M model then gets wrong is the
+arguments (a schema example copied instead of the user's words, an optional argument the user
+named left out) and the number of calls (one call where "Paris and Tokyo" needs two). Call
+shaping fixes these through the grammar and the prompt, not the weights:
+
+- `split_intents`: the request is cut into clauses ("..., and the LCM of 15 and 25", "Also
+  ..."); each clause the router sends to a tool is one intent, and an intent whose values come
+  in a multiple of what its tool takes ("factorial of 5, 10 and 15") is several calls. The
+  grammar then requires exactly those calls, in order, each naming its tool.
+- `ground`: a free-text string argument must be a span of the words of its intent (a
+  name, a quoted text, a run of words), and a number one of the numbers written there (`12,000`,
+  `$30.45`, `three`); in a parallel intent each call gets its own share of the values.
+  Arguments that ask for codes, identifiers, formats or expressions stay free.
+- `surface_optional`: an optional argument the request names (an enum value such as
+  "fahrenheit", or the parameter's own words, "with details") becomes required, and an enum
+  is narrowed to the values named.
+- `hide_examples`: the prompt's tool list leaves out `default` and `examples` values, and
+  "e.g. ..." text in the descriptions of grounded strings, which small models copy verbatim.
+
+Each part was kept because it helped on agentkit's own labelled set (`bench/data`,
+`bench/README.md`, "Call shaping"); `CallShaping.off()` gives the unshaped behaviour.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agentkit.models import _values
+from agentkit.tools import Tool
+
+__all__ = ["CallShaping", "PlannedCall", "display_tool", "plan_calls"]
+
+MAX_PLANNED_CALLS = 8
+"""The most calls one planned reply may hold."""
+
+_CODE_LIKE = re.compile(
+    r"\b(codes?|iso|abbreviat\w*|symbols?|tickers?|formats?|formatted|urls?|uri|paths?|ids?|"
+    r"identifiers?|uuid|regex|json|sql|expressions?|formulas?|equations?|functions?|yyyy|"
+    r"iata|icao|postal|zip|hex|base64|command|script|query)\b",
+    re.IGNORECASE,
+)
+_EXAMPLE_TEXT = re.compile(
+    r"[\s,]*(?:\(\s*)?\b(?:e\.g\.|eg\.|for example|for instance|such as|like)[^.;)]*[.;)]?",
+    re.IGNORECASE,
+)
+_DEFAULT_TEXT = re.compile(r"\s*\(?\bdefaults?(?: value)?(?: is| to|:)[^.;)]*[.;)]?", re.IGNORECASE)
+_GENERIC_WORDS = frozenset("type name value data number list info item items mode".split())
+
+
+@dataclass(frozen=True, slots=True)
+class CallShaping:
+    """Which parts of call shaping a local model applies to routed calls (all by default).
+
+    Attributes:
+        ground: string and number arguments come from the request's own words and numbers.
+        hide_examples: schema defaults and examples are left out of the prompt.
+        surface_optional: optional arguments the request names become required.
+        split_intents: a request of several intents, or of several values for one tool,
+            becomes that many calls.
+
+    Example:
+        >>> CallShaping.off()
+        CallShaping(ground=False, hide_examples=False, surface_optional=False, split_intents=False)
+    """
+
+    ground: bool = True
+    hide_examples: bool = True
+    surface_optional: bool = True
+    split_intents: bool = True
+
+    @classmethod
+    def off(cls) -> CallShaping:
+        """No shaping: the routed tool's own schema, one or more calls as the model writes."""
+        return cls(ground=False, hide_examples=False, surface_optional=False, split_intents=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCall:
+    """One call of a planned reply: the tool, and the schema its arguments are decoded under."""
+
+    tool: Tool
+    parameters: dict[str, Any]
+    text: str
+    """The part of the request this call serves."""
+
+    def call_schema(self) -> dict[str, Any]:
+        """The schema of the call object `{"name": ..., "arguments": {...}}`."""
+        return {
+            "type": "object",
+            "properties": {"name": {"const": self.tool.name}, "arguments": self.parameters},
+            "required": ["name", "arguments"],
+            "additionalProperties": False,
+        }
+
+
+def plan_calls(
+    query: str,
+    tools: Sequence[Tool],
+    chosen: str,
+    route: Callable[[str], str | None],
+    shaping: CallShaping,
+) -> list[PlannedCall]:
+    """The calls a routed reply to `query` must hold, with their shaped argument schemas.
+
+    Args:
+        query: the user's request.
+        tools: the tools offered.
+        chosen: the tool the router chose for the whole request.
+        route: the router, for the request's clauses (`Router.route` bound to `tools`).
+        shaping: which parts of shaping apply.
+    """
+    by_name = {t.name: t for t in tools}
+    intents = _intents(query, chosen, route, by_name) if shaping.split_intents else []
+    intents = intents or [(by_name[chosen], query)]
+    planned: list[PlannedCall] = []
+    for tool, text in intents:
+        shares = _shares(tool, text) if shaping.split_intents else [_Share()]
+        for share in shares:
+            parameters = _shape(tool.parameters, query, text, share, shaping)
+            planned.append(PlannedCall(tool, parameters, text))
+    return planned[:MAX_PLANNED_CALLS]
+
+
+def _intents(
+    query: str, chosen: str, route: Callable[[str], str | None], by_name: dict[str, Tool]
+) -> list[tuple[Tool, str]]:
+    """The request's clauses grouped into intents: a clause routed to a tool starts one."""
+    parts = _values.clauses(query)
+    if len(parts) < 2:
+        return []
+    intents: list[tuple[Tool, str]] = []
+    lead = ""
+    for part in parts:
+        name = route(part)
+        if name in by_name:
+            intents.append((by_name[name], f"{lead} {part}".strip()))
+            lead = ""
+        elif intents:
+            tool, text = intents[-1]
+            intents[-1] = (tool, f"{text} {part}")
+        else:
+            lead = f"{lead} {part}".strip()
+    if not intents:
+        return []
+    if lead:
+        tool, text = intents[-1]
+        intents[-1] = (tool, f"{text} {lead}")
+    if all(tool.name != chosen for tool, _ in intents) and len(intents) == 1:
+        return []
+    return intents
+
+
+@dataclass(frozen=True, slots=True)
+class _Share:
+    """The values of an intent that belong to other calls of it (left out of this call's)."""
+
+    other_numbers: frozenset[int] = frozenset()  # start offsets in the intent's text
+    other_names: tuple[str, ...] = ()
+
+
+def _shares(tool: Tool, text: str) -> list[_Share]:
+    """One share per call of an intent: its values split in order among the calls.
+
+    An intent whose numbers (or names) are a multiple, above one, of the number (or string)
+    parameters its tool requires is that many calls, each taking the next values in turn.
+    """
+    kinds = _required_kinds(tool.parameters)
+    found = {
+        "number": _distinct(_values.numbers(text)),
+        "string": _values.names(text),
+    }
+    counts = {
+        kind: len(found[kind]) // kinds[kind]
+        for kind in found
+        if kinds[kind] and len(found[kind]) > kinds[kind] and len(found[kind]) % kinds[kind] == 0
+    }
+    calls = min(max(counts.values(), default=1), MAX_PLANNED_CALLS)
+    if calls < 2:
+        return [_Share()]
+    shares = []
+    for index in range(calls):
+        other_numbers: set[int] = set()
+        other_names: list[str] = []
+        for kind, values in found.items():
+            if counts.get(kind) != calls:
+                continue
+            size = kinds[kind]
+            others = values[: index * size] + values[(index + 1) * size :]
+            if kind == "number":
+                other_numbers.update(v.start for v in others)
+            else:
+                other_names.extend(str(v.value) for v in others)
+        shares.append(_Share(frozenset(other_numbers), tuple(other_names)))
+    return shares
+
+
+def _distinct(values: list[_values.Value]) -> list[_values.Value]:
+    """One value per place in the text (a percentage is offered two ways but is one value)."""
+    by_start = {v.start: v for v in reversed(values)}  # the first of each place
+    return sorted(by_start.values(), key=lambda v: v.start)
+
+
+def _required_kinds(parameters: dict[str, Any]) -> dict[str, int]:
+    """How many required top-level parameters take a number, and how many a free string."""
+    kinds = {"number": 0, "string": 0}
+    properties = parameters.get("properties") or {}
+    for name in parameters.get("required") or ():
+        schema = properties.get(name)
+        if not isinstance(schema, dict):
+            continue
+        if schema.get("type") in ("number", "integer") and "enum" not in schema:
+            kinds["number"] += 1
+        elif _groundable_string(name, schema):
+            kinds["string"] += 1
+    return kinds
+
+
+def _shape(
+    parameters: dict[str, Any], query: str, text: str, share: _Share, shaping: CallShaping
+) -> dict[str, Any]:
+    shaped = copy.deepcopy(parameters)
+    if shaping.surface_optional:
+        _surface(shaped, query)
+    if shaping.ground:
+        numbers = [v for v in _values.numbers(text) if v.start not in share.other_numbers]
+        spans = [s for s in _values.spans(text) if not any(name in s for name in share.other_names)]
+        _ground(shaped, "", spans, numbers, depth=0)
+    return shaped
+
+
+def _surface(parameters: dict[str, Any], query: str) -> None:
+    """Make the optional parameters that `query` names required (enums narrowed)."""
+    properties = parameters.get("properties")
+    if not isinstance(properties, dict):
+        return
+    required = list(parameters.get("required") or ())
+    lowered = query.lower()
+    for name, schema in properties.items():
+        if name in required or not isinstance(schema, dict):
+            continue
+        enum = schema.get("enum")
+        if isinstance(enum, list):
+            named = [v for v in enum if isinstance(v, str) and _mentions(lowered, v)]
+            if named:
+                schema["enum"] = named
+                required.append(name)
+        elif _names_parameter(lowered, name):
+            required.append(name)
+    if required:
+        parameters["required"] = required
+
+
+def _mentions(lowered: str, value: str) -> bool:
+    words = value.replace("_", " ").lower().strip()
+    return bool(words) and re.search(rf"\b{re.escape(words)}\b", lowered) is not None
+
+
+def _names_parameter(lowered: str, name: str) -> bool:
+    """Whether the request uses a distinctive word of the parameter's name (`maxCalories`)."""
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").lower().split()
+    for word in spaced:
+        if len(word) < 4 or word in _GENERIC_WORDS or word in _values.STOPWORDS:
+            continue
+        stem = word[: max(4, len(word) - 3)]
+        if re.search(rf"\b{re.escape(stem)}", lowered):
+            return True
+    return False
+
+
+def _ground(
+    node: dict[str, Any],
+    name: str,
+    spans: list[str],
+    numbers: list[_values.Value],
+    depth: int,
+) -> None:
+    if depth > 8:
+        return
+    kind = node.get("type")
+    if kind == "object":
+        for key, sub in (node.get("properties") or {}).items():
+            if isinstance(sub, dict):
+                _ground(sub, key, spans, numbers, depth + 1)
+    elif kind == "array" and isinstance(node.get("items"), dict):
+        _ground(node["items"], name, spans, numbers, depth + 1)
+    elif kind == "string" and _groundable_string(name, node) and spans:
+        node["enum"] = spans
+    elif kind in ("number", "integer") and not any(k in node for k in ("enum", "const")):
+        allowed = _numbers_for(node, numbers)
+        if allowed:
+            node["enum"] = allowed
+
+
+def _numbers_for(node: dict[str, Any], numbers: list[_values.Value]) -> list[int | float]:
+    allowed: list[int | float] = []
+    for v in numbers:
+        value = v.value
+        if not isinstance(value, int | float) or value in allowed:
+            continue
+        if node.get("type") == "integer" and not isinstance(value, int):
+            continue
+        low, high = node.get("minimum"), node.get("maximum")
+        if (isinstance(low, int | float) and value < low) or (
+            isinstance(high, int | float) and value > high
+        ):
+            continue
+        allowed.append(value)
+    return allowed
+
+
+def _groundable_string(name: str, schema: dict[str, Any]) -> bool:
+    """A free-text string whose value the request itself writes (not a code or a format)."""
+    if schema.get("type") != "string":
+        return False
+    if any(k in schema for k in ("enum", "const", "pattern", "format")):
+        return False
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ")
+    return not _CODE_LIKE.search(f"{words} {schema.get('description', '')}")
+
+
+_DISPLAYED: weakref.WeakKeyDictionary[Tool, Tool] = weakref.WeakKeyDictionary()
+
+
+def display_tool(tool: Tool) -> Tool:
+    """The tool as the prompt lists it, without examples to copy.
+
+    No `default` or `examples` values, and no "e.g." text in the descriptions of the strings
+    that are grounded (one copy per tool, kept while the tool is).
+
+    Example:
+        >>> from agentkit import Tool
+        >>> t = Tool.from_schema({"name": "greet", "parameters": {"type": "object",
+        ...     "properties": {"text": {"type": "string", "default": "Hi",
+        ...     "description": "What to say, e.g. Hello, World!"}}}})
+        >>> display_tool(t).parameters["properties"]["text"]
+        {'type': 'string', 'description': 'What to say'}
+    """
+    shown = _DISPLAYED.get(tool)
+    if shown is None:
+        parameters = copy.deepcopy(tool.parameters)
+        _strip(parameters, "", depth=0)
+        shown = Tool(parameters=parameters, name=tool.name, description=tool.description)
+        _DISPLAYED[tool] = shown
+    return shown
+
+
+def _strip(node: dict[str, Any], name: str, depth: int) -> None:
+    if depth > 8:
+        return
+    for key in ("default", "examples", "example"):
+        node.pop(key, None)  # a parameter named "default" lives in "properties", untouched
+    description = node.get("description")
+    if isinstance(description, str):
+        if _groundable_string(name, node):
+            description = _EXAMPLE_TEXT.sub("", description)
+        node["description"] = _DEFAULT_TEXT.sub("", description).strip()
+    for key, sub in (node.get("properties") or {}).items():
+        if isinstance(sub, dict):
+            _strip(sub, key, depth + 1)
+    if isinstance(node.get("items"), dict):
+        _strip(node["items"], name, depth + 1)
