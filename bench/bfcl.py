@@ -71,7 +71,15 @@ CATEGORIES = {
     "irrelevance": "irrelevance",
 }
 MODES = ("unconstrained", "constrained", "default")
-EXTRA_MODES = ("default-strict",)  # what-if: schemas with additionalProperties: false
+SHAPING_MODES = {
+    # mode -> the CallShaping fields turned off (default mode: none; "unshaped": all)
+    "unshaped": ("ground", "hide_examples", "surface_optional", "split_intents"),
+    "no-ground": ("ground",),
+    "no-hide-examples": ("hide_examples",),
+    "no-surface-optional": ("surface_optional",),
+    "no-split-intents": ("split_intents",),
+}
+EXTRA_MODES = ("default-strict", *SHAPING_MODES)
 RETRIES = 2
 DONE = "done"
 TEXT_PEEK = 24  # characters of a constrained text answer kept before cutting it
@@ -252,7 +260,10 @@ def build_model(mode: str, max_new_tokens: int, weights: str = "default") -> Any
         return load(constrained=False, router=None, max_new_tokens=max_new_tokens)
     if mode == "constrained":
         return load(constrained=True, router=None, max_new_tokens=max_new_tokens)
-    return load(max_new_tokens=max_new_tokens)
+    from agentkit.models.shaping import CallShaping
+
+    off = dict.fromkeys(SHAPING_MODES.get(mode, ()), False)
+    return load(max_new_tokens=max_new_tokens, shaping=CallShaping(**off))
 
 
 LINES = {
@@ -260,10 +271,11 @@ LINES = {
     "unconstrained": ("unconstrained", 0),
     "constrained": ("constrained", 0),
     "constrained + retries": ("constrained", -1),
-    "default (router)": ("default", 0),
-    "default (router) + retries": ("default", -1),
+    "default (router, shaping)": ("default", 0),
+    "default (router, shaping) + retries": ("default", -1),
     "default, strict params": ("default-strict", 0),
     "default, strict params + retries": ("default-strict", -1),
+    **{f"default, {mode}": (mode, 0) for mode in SHAPING_MODES},
 }
 
 
@@ -300,7 +312,7 @@ def report(table: dict[str, dict[str, dict[str, Any]]]) -> str:
         row = [line]
         for short in shorts:
             c = cells.get(short)
-            row.append(f"{c['valid_call_rate']:.0%} / {c['accuracy']:.0%}" if c else "-")
+            row.append(f"{c['valid_call_rate']:.0%} / {c['accuracy']:.0%}" if c and c["n"] else "-")
         total = sum(c["n"] for c in cells.values())
         right = sum(c["accuracy"] * c["n"] for c in cells.values())
         row.append(f"{right / total:.0%}" if total else "-")

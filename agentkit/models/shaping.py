@@ -169,18 +169,22 @@ def _shares(tool: Tool, text: str) -> list[_Share]:
     """One share per call of an intent: its values split in order among the calls.
 
     An intent whose numbers (or names) are a multiple, above one, of the number (or string)
-    parameters its tool requires is that many calls, each taking the next values in turn.
+    parameters its tool takes is that many calls, each taking the next values in turn, when
+    the groups are coordinated ("5, 7 and 9", "in Paris and in Tokyo"). Names that are enum
+    values of the tool ("Fahrenheit") are not values to split.
     """
-    kinds = _required_kinds(tool.parameters)
+    kinds = _parameter_kinds(tool.parameters)
+    enums = {str(v).lower() for v in _enum_values(tool.parameters)}
     found = {
         "number": _distinct(_values.numbers(text)),
-        "string": _values.names(text),
+        "string": [v for v in _values.names(text) if str(v.value).lower() not in enums],
     }
-    counts = {
-        kind: len(found[kind]) // kinds[kind]
-        for kind in found
-        if kinds[kind] and len(found[kind]) > kinds[kind] and len(found[kind]) % kinds[kind] == 0
-    }
+    counts = {}
+    for kind, values in found.items():
+        size = kinds[kind]
+        if size and len(values) > size and len(values) % size == 0:
+            if _coordinated(text, values, size):
+                counts[kind] = len(values) // size
     calls = min(max(counts.values(), default=1), MAX_PLANNED_CALLS)
     if calls < 2:
         return [_Share()]
@@ -201,23 +205,47 @@ def _shares(tool: Tool, text: str) -> list[_Share]:
     return shares
 
 
+_COORDINATOR = re.compile(r",|;|&|\b(?:and|or|also|then|vs|versus|respectively)\b", re.IGNORECASE)
+
+
+def _coordinated(text: str, values: list[_values.Value], size: int) -> bool:
+    """Whether a coordinator ("and", a comma...) stands between each group of `size` values."""
+    for boundary in range(size, len(values), size):
+        before, after = values[boundary - 1], values[boundary]
+        if not _COORDINATOR.search(text[before.start + len(before.text) : after.start]):
+            return False
+    return True
+
+
+def _enum_values(node: Any, depth: int = 0) -> list[Any]:
+    if depth > 8 or not isinstance(node, dict):
+        return []
+    found = list(node.get("enum") or ()) if isinstance(node.get("enum"), list) else []
+    for sub in (node.get("properties") or {}).values():
+        found += _enum_values(sub, depth + 1)
+    return found + _enum_values(node.get("items"), depth + 1)
+
+
 def _distinct(values: list[_values.Value]) -> list[_values.Value]:
     """One value per place in the text (a percentage is offered two ways but is one value)."""
     by_start = {v.start: v for v in reversed(values)}  # the first of each place
     return sorted(by_start.values(), key=lambda v: v.start)
 
 
-def _required_kinds(parameters: dict[str, Any]) -> dict[str, int]:
-    """How many required top-level parameters take a number, and how many a free string."""
+def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, int]:
+    """How many top-level parameters take a number, and how many required ones a free string.
+
+    Optional numbers count (a request often gives them); optional names rarely come.
+    """
     kinds = {"number": 0, "string": 0}
     properties = parameters.get("properties") or {}
-    for name in parameters.get("required") or ():
-        schema = properties.get(name)
+    required = set(parameters.get("required") or ())
+    for name, schema in properties.items():
         if not isinstance(schema, dict):
             continue
         if schema.get("type") in ("number", "integer") and "enum" not in schema:
             kinds["number"] += 1
-        elif _groundable_string(name, schema):
+        elif name in required and _groundable_string(name, schema):
             kinds["string"] += 1
     return kinds
 

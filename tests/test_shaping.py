@@ -1,0 +1,208 @@
+"""Call shaping (`agentkit.models.shaping`): values read from a request, planned calls, their
+argument schemas, the prompt's tool list, and the grammar that holds a routed reply to the plan."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from agentkit import Tool
+from agentkit.errors import UsageError
+from agentkit.formats import HermesFormat, SmolLM2Format
+from agentkit.models import _values
+from agentkit.models.shaping import CallShaping, display_tool, plan_calls
+
+
+def schema_tool(name: str, properties: dict[str, Any], required: list[str], doc: str = "") -> Tool:
+    parameters = {"type": "object", "properties": properties, "required": required}
+    return Tool.from_schema({"name": name, "description": doc, "parameters": parameters})
+
+
+WEATHER = schema_tool(
+    "get_weather",
+    {
+        "city": {"type": "string", "description": "The city, e.g. San Francisco"},
+        "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "default": "celsius"},
+        "detailed": {"type": "boolean"},
+    },
+    ["city"],
+    "Current weather in a city.",
+)
+FACTORIAL = schema_tool("factorial", {"n": {"type": "integer"}}, ["n"], "n!")
+GCD = schema_tool("gcd", {"a": {"type": "integer"}, "b": {"type": "integer"}}, ["a", "b"])
+LCM = schema_tool("lcm", {"a": {"type": "integer"}, "b": {"type": "integer"}}, ["a", "b"])
+TOOLS = [WEATHER, FACTORIAL, GCD, LCM]
+
+
+def keyword_route(text: str) -> str | None:
+    """A router by keyword, for the clauses of a request."""
+    lowered = text.lower()
+    for word, name in (("weather", "get_weather"), ("gcd", "gcd"), ("lcm", "lcm")):
+        if word in lowered:
+            return name
+    return "factorial" if "factorial" in lowered else None
+
+
+def plan(query: str, chosen: str, shaping: CallShaping | None = None) -> list[Any]:
+    return plan_calls(query, TOOLS, chosen, keyword_route, shaping or CallShaping())
+
+
+# -- values ---------------------------------------------------------------------------------------
+def test_numbers_are_read_as_written_and_as_words() -> None:
+    found = _values.numbers("Drive 12,000 miles for $30.45, twice, at 5% with 0.01m2 and -3")
+    assert [v.value for v in found] == [12000, 30.45, 2, 5, 0.05, 0.01, -3]
+    assert [v.value for v in _values.numbers("AL2562 and 2022-2023")] == [2022, 2023]
+
+
+def test_names_skip_sentence_openers_and_keep_quotes_whole() -> None:
+    found = _values.names("Find shows on Netflix for 'The Office'. What about New York?")
+    assert [v.text for v in found] == ["Netflix", "The Office", "New York"]
+
+
+def test_spans_never_start_or_end_on_a_stop_word_nor_cross_a_sentence() -> None:
+    found = _values.spans("Book the Hilton in Chicago. Then call Bob")
+    assert "Hilton in Chicago" in found and "Chicago" in found
+    assert not any(s.startswith(("the ", "in ")) or s.endswith((" in", " the")) for s in found)
+    assert not any("Chicago" in s and "Bob" in s for s in found)
+
+
+def test_values_are_bounded_on_huge_requests() -> None:
+    text = "word " * 100_000
+    assert len(_values.spans(text)) <= _values.MAX_WORDS * _values.MAX_SPAN_WORDS
+    assert _values.numbers("1 " * 100_000)[-1].start < 1000
+
+
+def test_clauses_cut_where_a_new_request_begins() -> None:
+    text = "Get the weather in Oslo, and then find the factorial of 5. Also the GCD of 4 and 6"
+    assert _values.clauses(text) == [
+        "Get the weather in Oslo",
+        "find the factorial of 5.",
+        "the GCD of 4 and 6",
+    ]
+
+
+# -- planned calls --------------------------------------------------------------------------------
+def test_one_intent_with_two_cities_is_two_calls_each_with_its_own_city() -> None:
+    first, second = plan("What's the weather in Paris and in Tokyo?", "get_weather")
+    assert first.tool is second.tool is WEATHER
+    one = first.parameters["properties"]["city"]["enum"]
+    two = second.parameters["properties"]["city"]["enum"]
+    assert "Paris" in one and not any("Tokyo" in s for s in one)
+    assert "Tokyo" in two and not any("Paris" in s for s in two)
+
+
+def test_values_in_a_multiple_of_the_parameters_make_that_many_calls() -> None:
+    calls = plan("Find the factorial of 5, 7 and 9.", "factorial")
+    assert [c.parameters["properties"]["n"]["enum"] for c in calls] == [[5], [7], [9]]
+    (gcd,) = plan("What is the GCD of 96 and 128?", "gcd")  # two numbers fill two parameters
+    assert gcd.parameters["properties"]["a"]["enum"] == [96, 128]
+
+
+def test_clauses_routed_to_different_tools_are_calls_in_order() -> None:
+    calls = plan("Find the GCD of 96 and 128, and the LCM of 15 and 25.", "gcd")
+    assert [c.tool.name for c in calls] == ["gcd", "lcm"]
+    assert calls[1].parameters["properties"]["b"]["enum"] == [15, 25]
+
+
+def test_without_splitting_a_request_is_one_call_of_the_chosen_tool() -> None:
+    shaping = CallShaping(split_intents=False)
+    calls = plan("Find the GCD of 96 and 128, and the LCM of 15 and 25.", "gcd", shaping)
+    assert [c.tool.name for c in calls] == ["gcd"]
+    assert calls[0].parameters["properties"]["a"]["enum"] == [96, 128, 15, 25]
+
+
+def test_an_enum_value_the_request_names_makes_its_optional_parameter_required() -> None:
+    (call,) = plan("Weather in Oslo in Fahrenheit, with details please", "get_weather")
+    props = call.parameters["properties"]
+    assert call.parameters["required"] == ["city", "unit", "detailed"]
+    assert props["unit"]["enum"] == ["fahrenheit"]
+    (plain,) = plan("Weather in Oslo", "get_weather")
+    assert plain.parameters["required"] == ["city"]
+    assert plain.parameters["properties"]["unit"]["enum"] == ["celsius", "fahrenheit"]
+
+
+def test_codes_formats_and_expressions_are_not_grounded() -> None:
+    tool = schema_tool(
+        "lookup",
+        {
+            "country_code": {"type": "string", "description": "ISO 3166 code"},
+            "when": {"type": "string", "format": "date"},
+            "expression": {"type": "string"},
+            "ref": {"type": "string", "pattern": "^[A-Z]+$"},
+            "place": {"type": "string"},
+            "count": {"type": "integer", "minimum": 10},
+        },
+        ["country_code", "when", "expression", "ref", "place", "count"],
+    )
+    (call,) = plan_calls("Look up 2 + 3 for France, 12 times", [tool], "lookup",
+                         lambda _: None, CallShaping())  # fmt: skip
+    props = call.parameters["properties"]
+    assert all("enum" not in props[k] for k in ("country_code", "when", "expression", "ref"))
+    assert "France" in props["place"]["enum"]
+    assert props["count"]["enum"] == [12]  # 2 and 3 are below the minimum
+
+
+def test_shaping_leaves_the_tools_own_schema_untouched() -> None:
+    before = json.dumps(WEATHER.parameters, sort_keys=True)
+    plan("Weather in Oslo in fahrenheit", "get_weather")
+    assert json.dumps(WEATHER.parameters, sort_keys=True) == before
+
+
+def test_off_plans_one_call_with_the_tools_own_parameters() -> None:
+    (call,) = plan("Weather in Paris and in Tokyo", "get_weather", CallShaping.off())
+    assert call.parameters == WEATHER.parameters
+
+
+# -- the prompt's tool list -----------------------------------------------------------------------
+def test_display_tool_drops_defaults_and_examples_of_grounded_strings() -> None:
+    code = schema_tool("f", {"code": {"type": "string", "description": "ISO code, e.g. FR"}}, [])
+    shown = display_tool(WEATHER)
+    props = shown.parameters["properties"]
+    assert props["city"]["description"] == "The city"
+    assert "default" not in props["unit"]
+    assert display_tool(code).parameters["properties"]["code"]["description"] == "ISO code, e.g. FR"
+    assert display_tool(WEATHER) is shown  # one copy per tool: the prompt prefix stays stable
+    assert WEATHER.parameters["properties"]["unit"]["default"] == "celsius"
+
+
+# -- the grammar of a planned reply ---------------------------------------------------------------
+def test_planned_grammar_holds_exactly_the_calls_in_order() -> None:
+    calls = [c.call_schema() for c in plan("Find the factorial of 5, 7 and 9.", "factorial")]
+    grammar = SmolLM2Format().planned_grammar(calls)
+    assert grammar.startswith("start: call\n") and "answer" not in grammar
+    assert '"minItems": 3' in grammar and '"maxItems": 3' in grammar and "prefixItems" in grammar
+    blocks = HermesFormat().planned_grammar(calls)
+    assert blocks.count("%json") == 3
+    with pytest.raises(UsageError):
+        SmolLM2Format().planned_grammar([])
+
+
+@pytest.fixture(scope="module")
+def tiny(tokenizer: Any) -> Any:
+    pytest.importorskip("torch")
+    pytest.importorskip("llguidance")
+    from tests._tiny import PickRouter, tiny_local
+
+    return tiny_local(tokenizer, router=PickRouter("get_weather"), max_new_tokens=160)
+
+
+def test_a_routed_reply_holds_the_planned_calls_even_from_random_weights(tiny: Any) -> None:
+    from tests._tiny import request_for
+
+    text = "What's the weather in Paris and in Tokyo in fahrenheit?"
+    reply = tiny.generate(request_for(tiny, text, tools=TOOLS))
+    calls = tiny.format.parse(reply.text).calls
+    assert [c.name for c in calls] == ["get_weather", "get_weather"]
+    assert [c.arguments["unit"] for c in calls] == ["fahrenheit", "fahrenheit"]
+    assert "Tokyo" not in calls[0].arguments["city"] and "Paris" not in calls[1].arguments["city"]
+    assert all(c.arguments["city"] in text for c in calls)
+
+
+def test_shaping_must_be_a_call_shaping(tokenizer: Any) -> None:
+    pytest.importorskip("torch")
+    from tests._tiny import tiny_local
+
+    with pytest.raises(UsageError, match="CallShaping"):
+        tiny_local(tokenizer, shaping="on")
