@@ -206,3 +206,18 @@ def test_shaping_must_be_a_call_shaping(tokenizer: Any) -> None:
 
     with pytest.raises(UsageError, match="CallShaping"):
         tiny_local(tokenizer, shaping="on")
+
+
+def test_a_tool_that_needs_a_number_the_request_never_writes_is_not_called() -> None:
+    assert plan("What is the history of the factorial?", "factorial") == []
+    assert len(plan("What is the factorial of twenty-five?", "factorial")) == 1
+    assert len(plan("What is the history of the factorial?", "factorial", CallShaping.off())) == 1
+
+
+def test_an_unfillable_routed_request_is_answered_in_words(tokenizer: Any) -> None:
+    pytest.importorskip("torch")
+    from tests._tiny import PickRouter, request_for, tiny_local
+
+    model = tiny_local(tokenizer, router=PickRouter("factorial"), max_new_tokens=12)
+    reply = model.generate(request_for(model, "Who discovered factorials?", tools=TOOLS))
+    assert model.format.parse(reply.text).calls == []

@@ -4,8 +4,8 @@ Pure text analysis for call shaping (`agentkit.models.shaping`), linear in the r
 and bounded: at most `MAX_WORDS` words are read and spans are at most `MAX_SPAN_WORDS` long.
 
 Example:
-    >>> [n.value for n in numbers("12,000 miles at 25 MPG, three times, 5% off")]
-    [12000, 25, 3, 5, 0.05]
+    >>> [n.value for n in numbers("12,000 miles at 25 MPG, three times, 5% off, twenty-five")]
+    [12000, 25, 3, 5, 0.05, 25]
     >>> [n.text for n in names("What is the weather in New York and in Paris?")]
     ['New York', 'Paris']
     >>> clauses("Find the GCD of 96 and 128, and the LCM of 15 and 25. Also, add 2 and 3.")
@@ -57,8 +57,10 @@ NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
     "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
     "thirty": 30, "forty": 40, "fifty": 50, "hundred": 100, "thousand": 1000, "dozen": 12,
-    "single": 1, "double": 2, "twice": 2, "once": 1, "half": 0.5,
+    "single": 1, "double": 2, "twice": 2, "once": 1, "half": 0.5, "sixty": 60, "seventy": 70,
+    "eighty": 80, "ninety": 90,
 }  # fmt: skip
+_TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +138,7 @@ def numbers(text: str) -> list[Value]:
         if raw.endswith("%"):
             out.append(Value(raw, _tidy(value / 100), match.start()))
     for word in _words(text):
-        key = word.text.lower().rstrip("s") if word.text.lower() != "dozens" else "dozen"
-        named = NUMBER_WORDS.get(word.text.lower(), NUMBER_WORDS.get(key))
+        named = _number_word(word.text.lower())
         if named is not None:
             out.append(Value(word.text, named, word.start))
     out.sort(key=lambda v: v.start)
@@ -177,6 +178,14 @@ def clauses(text: str) -> list[str]:
     """The request cut where a new request may begin: sentences, "also", "then", ", and the"."""
     parts = [_LEAD.sub("", p.strip()) for p in _CLAUSE.split(text[: _limit(text)])]
     return [p for p in parts if p and any(ch.isalnum() for ch in p)]
+
+
+def _number_word(word: str) -> int | float | None:
+    """`three`, `dozens`, `twenty-five`: the number a word names, if it names one."""
+    parts = word.split("-")
+    if len(parts) == 2 and parts[0] in _TENS and parts[1] in NUMBER_WORDS:
+        return NUMBER_WORDS[parts[0]] + NUMBER_WORDS[parts[1]]
+    return NUMBER_WORDS.get(word, NUMBER_WORDS.get(word.removesuffix("s")))
 
 
 def _limit(text: str) -> int:

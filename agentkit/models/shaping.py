@@ -109,6 +109,10 @@ def plan_calls(
 ) -> list[PlannedCall]:
     """The calls a routed reply to `query` must hold, with their shaped argument schemas.
 
+    No calls (the model answers in words) when grounding is on and no intent can be filled: its
+    tool requires a number and the request writes none ("what is the history of the euro?"
+    beside a converter that needs an amount).
+
     Args:
         query: the user's request.
         tools: the tools offered.
@@ -119,6 +123,8 @@ def plan_calls(
     by_name = {t.name: t for t in tools}
     intents = _intents(query, chosen, route, by_name) if shaping.split_intents else []
     intents = intents or [(by_name[chosen], query)]
+    if shaping.ground:
+        intents = [(tool, text) for tool, text in intents if _fillable(tool, text)]
     planned: list[PlannedCall] = []
     for tool, text in intents:
         shares = _shares(tool, text) if shaping.split_intents else [_Share()]
@@ -126,6 +132,18 @@ def plan_calls(
             parameters = _shape(tool.parameters, query, text, share, shaping)
             planned.append(PlannedCall(tool, parameters, text))
     return planned[:MAX_PLANNED_CALLS]
+
+
+def _fillable(tool: Tool, text: str) -> bool:
+    """Whether the text writes a number, if the tool requires a free number."""
+    properties = tool.parameters.get("properties") or {}
+    needs_number = any(
+        isinstance(properties.get(name), dict)
+        and properties[name].get("type") in ("number", "integer")
+        and not any(k in properties[name] for k in ("enum", "const", "default"))
+        for name in tool.parameters.get("required") or ()
+    )
+    return not needs_number or bool(_values.numbers(text))
 
 
 def _intents(

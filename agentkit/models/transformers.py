@@ -357,6 +357,8 @@ class TransformersModel(Model):
             planned = plan_calls(
                 user.content, tools, choice, lambda text: router.route(text, tools), self.shaping
             )
+            if not planned:  # nothing the request says can fill the call: answer in words
+                return request.replace(tools=[], tool_choice="none"), []
         names = {p.tool.name for p in planned} or {choice}
         shown = [t for t in request.tools if t.name in names]
         if self.shaping.hide_examples:
