@@ -221,3 +221,23 @@ def test_an_unfillable_routed_request_is_answered_in_words(tokenizer: Any) -> No
     model = tiny_local(tokenizer, router=PickRouter("factorial"), max_new_tokens=12)
     reply = model.generate(request_for(model, "Who discovered factorials?", tools=TOOLS))
     assert model.format.parse(reply.text).calls == []
+
+
+def test_an_email_or_phone_parameter_is_offered_only_spans_of_that_kind() -> None:
+    tool = schema_tool(
+        "send",
+        {
+            "to": {"type": "string", "description": "The recipient's email address"},
+            "phone": {"type": "string"},
+            "subject": {"type": "string", "description": "The email subject"},
+        },
+        ["to", "phone", "subject"],
+    )
+    text = "Email team@acme.io about 'Standup moved', and text +1 415 555 0134"
+    (call,) = plan_calls(text, [tool], "send", lambda _: None, CallShaping())
+    props = call.parameters["properties"]
+    assert props["to"]["enum"] == ["team@acme.io"]
+    assert all(any(ch.isdigit() for ch in s) for s in props["phone"]["enum"])
+    assert "Standup moved" in props["subject"]["enum"]
+    (free,) = plan_calls("Email Bob", [tool], "send", lambda _: None, CallShaping())
+    assert "enum" not in free.parameters["properties"]["to"]  # no address written: free

@@ -51,6 +51,13 @@ _EXAMPLE_TEXT = re.compile(
     re.IGNORECASE,
 )
 _DEFAULT_TEXT = re.compile(r"\s*\(?\bdefaults?(?: value)?(?: is| to|:)[^.;)]*[.;)]?", re.IGNORECASE)
+_KINDS = (
+    # (a parameter name of the kind, a description of it, what a span of the kind holds)
+    (r"e-?mail|recipient", r"e-?mail address", r"[^\s@]+@[^\s@]+"),
+    (r"phone|mobile|cell", r"(phone|telephone|mobile) number", r"\+?[\d\s().-]{7,}"),
+    (r"url|link|website", r"\burl\b|web address|link to", r"\S*(\w\.\w|/)\S*"),
+)
+"""Strings of a recognisable kind: a span offered for them must look like one."""
 _GENERIC_WORDS = frozenset("type name value data number list info item items mode".split())
 
 
@@ -337,11 +344,22 @@ def _ground(
     elif kind == "array" and isinstance(node.get("items"), dict):
         _ground(node["items"], name, spans, numbers, depth + 1)
     elif kind == "string" and _groundable_string(name, node) and spans:
-        node["enum"] = spans
+        fitting = _of_kind(name, node, spans)
+        if fitting:
+            node["enum"] = fitting
     elif kind in ("number", "integer") and not any(k in node for k in ("enum", "const")):
         allowed = _numbers_for(node, numbers)
         if allowed:
             node["enum"] = allowed
+
+
+def _of_kind(name: str, node: dict[str, Any], spans: list[str]) -> list[str]:
+    """The spans that can be this string: an email address for an email, say (none: free)."""
+    description = str(node.get("description", ""))
+    for names, described, holds in _KINDS:
+        if re.search(names, name, re.I) or re.search(described, description, re.I):
+            return [s for s in spans if re.fullmatch(holds, s)]
+    return spans
 
 
 def _numbers_for(node: dict[str, Any], numbers: list[_values.Value]) -> list[int | float]:
