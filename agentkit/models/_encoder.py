@@ -128,12 +128,25 @@ def _read_encoder(directory: Path) -> Encoder:
         raise ModelNotAvailableError(
             "sentence encoders need torch and transformers: pip install 'agentkit[local]'"
         ) from exc
+    from agentkit.models._local import BUILD_LOCK, read_checkpoint
+
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(directory))
-        model = AutoModel.from_pretrained(str(directory)).eval()
+        with BUILD_LOCK:
+            model = read_checkpoint(directory, AutoModel) if _is_packaged(directory) else None
+            if model is None:
+                model = AutoModel.from_pretrained(str(directory)).eval()
     except (OSError, ValueError) as exc:
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise ModelNotAvailableError(
             f"cannot load the encoder in {directory}: {first_line}"
         ) from exc
     return Encoder(directory, tokenizer, model)
+
+
+def _is_packaged(directory: Path) -> bool:
+    """Whether `directory` is the packaged all-MiniLM-L6-v2 (read directly: `read_checkpoint`)."""
+    try:
+        return directory == packaged_encoder().resolve()
+    except ModelNotAvailableError:
+        return False
