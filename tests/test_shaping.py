@@ -241,3 +241,40 @@ def test_an_email_or_phone_parameter_is_offered_only_spans_of_that_kind() -> Non
     assert "Standup moved" in props["subject"]["enum"]
     (free,) = plan_calls("Email Bob", [tool], "send", lambda _: None, CallShaping())
     assert "enum" not in free.parameters["properties"]["to"]  # no address written: free
+
+
+def test_a_source_takes_what_follows_from_and_a_target_what_follows_to() -> None:
+    tool = schema_tool(
+        "route", {"origin": {"type": "string"}, "destination": {"type": "string"}},
+        ["origin", "destination"],
+    )  # fmt: skip
+    text = "How far is it from San Luis Obispo to Santa Barbara by car?"
+    (call,) = plan_calls(text, [tool], "route", lambda _: None, CallShaping())
+    props = call.parameters["properties"]
+    assert props["origin"]["enum"] == ["San Luis Obispo"]
+    assert props["destination"]["enum"][-1] == "Santa Barbara"
+    assert not any("Obispo" in s for s in props["destination"]["enum"])
+
+
+def test_spans_keep_names_whole_and_skip_the_opening_verb() -> None:
+    found = _values.spans("Book a room at the Harbor View Hotel for three nights.")
+    assert "Harbor View Hotel" in found
+    assert not {"Harbor", "Harbor View", "View Hotel", "Book a room"} & set(found)
+
+
+def test_clauses_of_the_same_tool_are_one_intent() -> None:
+    calls = plan("Will it rain in Seattle? Give me the weather for tomorrow.", "get_weather")
+    assert len(calls) == 1
+
+
+def test_names_varying_in_one_parameter_make_one_call_each() -> None:
+    tool = schema_tool(
+        "translate", {"text": {"type": "string"}, "target_language": {"type": "string"}},
+        ["text", "target_language"],
+    )  # fmt: skip
+    text = "Translate 'good night' into German, Japanese and Portuguese."
+    calls = plan_calls(text, [tool], "translate", lambda _: None, CallShaping())
+    languages = [c.parameters["properties"]["target_language"]["enum"] for c in calls]
+    assert len(calls) == 3
+    assert ["German" in s for s in languages] == [True, False, False]
+    assert all("good night" in c.parameters["properties"]["text"]["enum"] for c in calls)

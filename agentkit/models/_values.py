@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 __all__ = ["Value", "clauses", "names", "numbers", "spans"]
@@ -46,7 +47,7 @@ _QUOTES = "\u2018\u2019\u201c\u201d"  # curly quotes
 _EDGE = "\"'`()[]{}<>,.;:!?" + _QUOTES
 _SENTENCE_END = re.compile(rf"[.!?;]+[\"'){_QUOTES}]*$")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(%?)|(?<![\w.])\.\d+")
-_QUOTED = re.compile(rf"(?<!\w)[\"'{_QUOTES}]([^\"'{_QUOTES}\n]{{1,80}})[\"'{_QUOTES}](?!\w)")
+QUOTED = re.compile(rf"(?<!\w)[\"'{_QUOTES}]([^\"'{_QUOTES}\n]{{1,80}})[\"'{_QUOTES}](?!\w)")
 _CLAUSE = re.compile(
     r"(?<=[.!?;])\s+|,?\s+(?:and\s+)?(?:also|then|as well as|additionally|plus)\b,?\s*"
     r"|,\s+and\s+(?=(?:the|a|an|what|how|find|get|calculate|compute|tell|show|give)\b)",
@@ -60,6 +61,7 @@ NUMBER_WORDS = {
     "single": 1, "double": 2, "twice": 2, "once": 1, "half": 0.5, "sixty": 60, "seventy": 70,
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
+_DIRECTIONS = frozenset(("from", "to", "into", "via", "by"))
 _TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 
 
@@ -95,25 +97,41 @@ def _words(text: str) -> list[_Word]:
     return out
 
 
-def spans(text: str) -> list[str]:
+def spans(text: str, *, after: Collection[str] | None = None) -> list[str]:
     """Contiguous runs of words, as written, that could be a string argument.
 
-    Runs stay within a sentence, hold at most `MAX_SPAN_WORDS` words, and neither begin nor
-    end with a stop word; quoted text is offered whole. Longer runs come first.
+    Runs stay within a sentence, hold at most `MAX_SPAN_WORDS` words, neither begin nor end
+    with a stop word, never begin with the verb that opens a sentence ("Translate ..."), and
+    never cut a name ("Harbor View Hotel", not "Harbor View"); quoted text is offered whole.
+    Longer runs come first. `after`, if given, keeps only the runs that follow one of those
+    words ("from", "to"), articles skipped.
 
     Example:
-        >>> spans("Translate 'thank you' into Spanish.")[:2]
-        ['thank you', "Translate 'thank you' into Spanish"]
+        >>> spans("Translate 'thank you' into Spanish.")
+        ['thank you', "thank you' into Spanish", 'thank', 'Spanish']
+        >>> spans("Fly from the Bay Area to New York", after={"from"})
+        ['Bay Area']
     """
     words = _words(text)
-    found: dict[str, None] = {m.group(1).strip(): None for m in _QUOTED.finditer(text)}
+    inside = _name_interiors(text)
+    found: dict[str, None] = {m.group(1).strip(): None for m in QUOTED.finditer(text)}
+    if after is not None:
+        found = {}
     runs: list[tuple[int, str]] = []
+    opens = True
     for i, first in enumerate(words):
-        if first.text.lower() in STOPWORDS:
+        lowered = first.text.lower()
+        starts = opens
+        opens = first.ends_sentence
+        if lowered in STOPWORDS or (starts and lowered in LEADING_WORDS) or (i, "start") in inside:
+            continue
+        if after is not None and not _follows(words, i, after):
             continue
         for j in range(i, min(i + MAX_SPAN_WORDS, len(words))):
             last = words[j]
-            if last.text.lower() not in STOPWORDS:
+            if after is not None and j > i and last.text.lower() in _DIRECTIONS:
+                break  # "from A to B": what follows "from" ends at "to"
+            if last.text.lower() not in STOPWORDS and (j, "end") not in inside:
                 piece = text[first.start : last.end].strip(_EDGE + " ")
                 if piece:
                     runs.append((j - i, piece))
@@ -122,6 +140,29 @@ def spans(text: str) -> list[str]:
     runs.sort(key=lambda run: -run[0])
     found.update((piece, None) for _, piece in runs)
     return [span for span in found if span and "\n" not in span]
+
+
+def _follows(words: list[_Word], i: int, after: Collection[str]) -> bool:
+    """Whether word `i` comes right after one of `after` (articles between are skipped)."""
+    j = i - 1
+    while j >= 0 and words[j].text.lower() in ("the", "a", "an"):
+        j -= 1
+    return j >= 0 and words[j].text.lower() in after
+
+
+def _name_interiors(text: str) -> set[tuple[int, str]]:
+    """Word positions where a span may not start or end, so as not to cut a name in two."""
+    words = _words(text)
+    index = {w.start: k for k, w in enumerate(words)}
+    out: set[tuple[int, str]] = set()
+    for name in names(text):
+        first = index.get(name.start)
+        if first is None:
+            continue
+        last = first + len(_WORD.findall(name.text)) - 1
+        out.update((k, "start") for k in range(first + 1, last + 1))
+        out.update((k, "end") for k in range(first, last))
+    return out
 
 
 def numbers(text: str) -> list[Value]:
@@ -147,7 +188,7 @@ def numbers(text: str) -> list[Value]:
 
 def names(text: str) -> list[Value]:
     """Proper names (runs of capitalised words) and quoted text, in order of appearance."""
-    out: list[Value] = [Value(m.group(1), m.group(1), m.start()) for m in _QUOTED.finditer(text)]
+    out: list[Value] = [Value(m.group(1), m.group(1), m.start()) for m in QUOTED.finditer(text)]
     quoted = [(v.start, v.start + len(v.text) + 2) for v in out]
     run: list[_Word] = []
     sentence_start = True

@@ -156,7 +156,11 @@ def _fillable(tool: Tool, text: str) -> bool:
 def _intents(
     query: str, chosen: str, route: Callable[[str], str | None], by_name: dict[str, Tool]
 ) -> list[tuple[Tool, str]]:
-    """The request's clauses grouped into intents: a clause routed to a tool starts one."""
+    """The request's clauses grouped into intents.
+
+    A clause routed to another tool than the one before starts an intent; others add to the
+    intent before them (whether it is then several calls is for `_shares` to say).
+    """
     parts = _values.clauses(query)
     if len(parts) < 2:
         return []
@@ -164,10 +168,10 @@ def _intents(
     lead = ""
     for part in parts:
         name = route(part)
-        if name in by_name:
+        if name in by_name and not (intents and intents[-1][0].name == name):
             intents.append((by_name[name], f"{lead} {part}".strip()))
             lead = ""
-        elif intents:
+        elif intents:  # the same tool again, or no tool: more of the same intent
             tool, text = intents[-1]
             intents[-1] = (tool, f"{text} {part}")
         else:
@@ -200,16 +204,24 @@ def _shares(tool: Tool, text: str) -> list[_Share]:
     """
     kinds = _parameter_kinds(tool.parameters)
     enums = {str(v).lower() for v in _enum_values(tool.parameters)}
+    quoted = {m.start() for m in _values.QUOTED.finditer(text)}
+    named = [v for v in _values.names(text) if str(v.value).lower() not in enums]
     found = {
         "number": _distinct(_values.numbers(text)),
-        "string": [v for v in _values.names(text) if str(v.value).lower() not in enums],
+        "string": [v for v in named if v.start not in quoted],
+        "quoted": [v for v in named if v.start in quoted],
     }
-    counts = {}
+    kinds["quoted"] = kinds["string"]
+    counts: dict[str, int] = {}
     for kind, values in found.items():
-        size = kinds[kind]
-        if size and len(values) > size and len(values) % size == 0:
-            if _coordinated(text, values, size):
-                counts[kind] = len(values) // size
+        # one group of values per call; names may vary in a single parameter ("into German,
+        # Japanese and Portuguese"), the others being shared
+        for size in dict.fromkeys((kinds[kind], 1 if kind == "string" else 0)):
+            if size and len(values) > size and len(values) % size == 0:
+                if _coordinated(text, values, size):
+                    counts[kind] = len(values) // size
+                    kinds[kind] = size
+                    break
     calls = min(max(counts.values(), default=1), MAX_PLANNED_CALLS)
     if calls < 2:
         return [_Share()]
@@ -283,9 +295,35 @@ def _shape(
         _surface(shaped, query)
     if shaping.ground:
         numbers = [v for v in _values.numbers(text) if v.start not in share.other_numbers]
-        spans = [s for s in _values.spans(text) if not any(name in s for name in share.other_names)]
+
+        def offered(after: set[str] | None = None) -> list[str]:
+            found = _values.spans(text, after=after)
+            return [s for s in found if not any(name in s for name in share.other_names)]
+
+        spans = _Spans(offered(), offered({"from"}), offered({"to", "into"}))
         _ground(shaped, "", spans, numbers, depth=0)
     return shaped
+
+
+@dataclass(frozen=True, slots=True)
+class _Spans:
+    """The spans offered to strings: all of them, and those after "from" and after "to"."""
+
+    every: list[str]
+    after_from: list[str]
+    after_to: list[str]
+
+    def for_parameter(self, name: str) -> list[str]:
+        """A source or origin takes what follows "from", a target what follows "to"."""
+        if _SOURCE.search(name) and self.after_from:
+            return self.after_from
+        if _TARGET.search(name) and self.after_to:
+            return self.after_to
+        return self.every
+
+
+_SOURCE = re.compile(r"(^|_)(from|origin|source|src|start|departure)($|_)|^from[A-Z]", re.I)
+_TARGET = re.compile(r"(^|_)(to|destination|dest|target|end|arrival)($|_)|^to[A-Z]", re.I)
 
 
 def _surface(parameters: dict[str, Any], query: str) -> None:
@@ -330,7 +368,7 @@ def _names_parameter(lowered: str, name: str) -> bool:
 def _ground(
     node: dict[str, Any],
     name: str,
-    spans: list[str],
+    spans: _Spans,
     numbers: list[_values.Value],
     depth: int,
 ) -> None:
@@ -343,8 +381,8 @@ def _ground(
                 _ground(sub, key, spans, numbers, depth + 1)
     elif kind == "array" and isinstance(node.get("items"), dict):
         _ground(node["items"], name, spans, numbers, depth + 1)
-    elif kind == "string" and _groundable_string(name, node) and spans:
-        fitting = _of_kind(name, node, spans)
+    elif kind == "string" and _groundable_string(name, node) and spans.every:
+        fitting = _of_kind(name, node, spans.for_parameter(name))
         if fitting:
             node["enum"] = fitting
     elif kind in ("number", "integer") and not any(k in node for k in ("enum", "const")):
