@@ -23,7 +23,12 @@ PUBLIC_NAMES = {
         "RunState",
         "UsageLimits",
     ],
-    "agentkit.models": ["ScriptedModel", "TransformersModel", "OpenAICompatibleModel"],
+    "agentkit.models": [
+        "ScriptedModel",
+        "TransformersModel",
+        "OpenAICompatibleModel",
+        "CallShaping",
+    ],
     "agentkit.guardrails": [
         "Guardrail",
         "Verdict",
@@ -63,6 +68,7 @@ PUBLIC_MODULES = [
     "agentkit.messages",
     "agentkit.models",
     "agentkit.models.scripted",
+    "agentkit.models.shaping",
     "agentkit.routing",
     "agentkit.sessions",
     "agentkit.tools",

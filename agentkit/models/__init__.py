@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 from agentkit.models._base import Model, ModelRequest, ModelResponse
 from agentkit.models._settings import DecodingSettings
 from agentkit.models.scripted import ScriptedModel
+from agentkit.models.shaping import CallShaping
 
 if TYPE_CHECKING:
     from agentkit.models.openai_compat import OpenAICompatibleModel
     from agentkit.models.transformers import TransformersModel
 
 __all__ = [
+    "CallShaping",
     "DecodingSettings",
     "Model",
     "ModelRequest",
