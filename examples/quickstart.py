@@ -1,6 +1,8 @@
 """A real agent on the embedded default model (SmolLM2-135M-Instruct, on the CPU).
 
-The model answers a question by calling a tool; the call and the answer are printed.
+The model answers a question by calling a tool; the call and the answer are printed. Ask it
+about two cities (`python -m examples.quickstart "Weather in Paris and in London?"`) and it
+makes one call per city: the router and call shaping plan the calls, the model fills them.
 Run: `python -m examples.quickstart` (from the repository root).
 """
 

@@ -80,6 +80,16 @@ def test_quickstart_calls_a_tool_on_the_default_model() -> None:
 
 
 @pytest.mark.model
+def test_quickstart_makes_one_call_per_city_for_two_cities() -> None:
+    out = run_example("quickstart", "What's the weather in Paris and in London?", timeout=600)
+    calls = [line for line in out.splitlines() if line.startswith("call: ")]
+    assert calls[:2] == [
+        "call: get_weather({'city': 'Paris'})",
+        "call: get_weather({'city': 'London'})",
+    ]
+
+
+@pytest.mark.model
 def test_local_service_serves_users_together_from_a_shared_prefix() -> None:
     out = run_example("local_service", timeout=600)
     assert "3 users served together" in out
