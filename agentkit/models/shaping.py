@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import re
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -428,6 +429,7 @@ def _groundable_string(name: str, schema: dict[str, Any]) -> bool:
 
 
 _DISPLAYED: weakref.WeakKeyDictionary[Tool, Tool] = weakref.WeakKeyDictionary()
+_DISPLAYED_LOCK = threading.Lock()
 
 
 def display_tool(tool: Tool) -> Tool:
@@ -444,13 +446,14 @@ def display_tool(tool: Tool) -> Tool:
         >>> display_tool(t).parameters["properties"]["text"]
         {'type': 'string', 'description': 'What to say'}
     """
-    shown = _DISPLAYED.get(tool)
-    if shown is None:
-        parameters = copy.deepcopy(tool.parameters)
-        _strip(parameters, "", depth=0)
-        shown = Tool(parameters=parameters, name=tool.name, description=tool.description)
-        _DISPLAYED[tool] = shown
-    return shown
+    with _DISPLAYED_LOCK:  # generation runs on many threads: one copy per tool, always
+        shown = _DISPLAYED.get(tool)
+        if shown is None:
+            parameters = copy.deepcopy(tool.parameters)
+            _strip(parameters, "", depth=0)
+            shown = Tool(parameters=parameters, name=tool.name, description=tool.description)
+            _DISPLAYED[tool] = shown
+        return shown
 
 
 def _strip(node: dict[str, Any], name: str, depth: int) -> None:
