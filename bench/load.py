@@ -18,6 +18,8 @@ that the load of a shared machine falls on both alike; the greedy reply's token 
 same in both. `agentkit_with_deferred_imports` adds to agentkit's part the imports timed after
 `import torch, transformers` (transformers' model code above all), which a plain
 `TransformersModel.default()` right after `import torch, transformers` would pay inside it.
+`cpu_imports` (from the process's start) and `cpu_agentkit` are CPU seconds, which the load of
+other processes changes far less than wall time.
 
 Usage:
     python bench/load.py                       # 5 fresh processes
@@ -66,11 +68,13 @@ def child() -> None:
         exec(statement, {})  # the fixed statements of IMPORTS
         timings[f"import_{name}"] = time.perf_counter() - start
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     from agentkit.models import TransformersModel
 
     model = TransformersModel.default()
     timings["agentkit"] = time.perf_counter() - start
+    timings["cpu_imports"] = cpu  # CPU seconds: little changed by other processes' load
+    timings["cpu_agentkit"] = time.process_time() - cpu
     _time_inner_phases(timings)
 
     from agentkit import tool
@@ -167,7 +171,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _imports(timings: dict[str, float]) -> float:
-    return sum(v for k, v in timings.items() if k.startswith("import_"))
+    return sum(v for k, v in timings.items() if k.startswith("import_"))  # wall time
 
 
 def _agentkit_with_deferred_imports(timings: dict[str, float]) -> float:
@@ -180,7 +184,8 @@ def table(label: str, summary: dict[str, Any]) -> str:
     """Rows of seconds, min and median."""
     rows = [f"{label}: seconds, min / median"]
     order = [f"import_{name}" for name, _ in IMPORTS]
-    order += ["imports", "agentkit", "agentkit_with_deferred_imports"]
+    order += ["imports", "agentkit", "agentkit_with_deferred_imports", "cpu_imports"]
+    order += ["cpu_agentkit"]
     order += ["first_turn", "encoder", "grammar_tokenizer", "second_turn"]
     for name in order:
         if name in summary:
