@@ -278,3 +278,45 @@ def test_names_varying_in_one_parameter_make_one_call_each() -> None:
     assert len(calls) == 3
     assert ["German" in s for s in languages] == [True, False, False]
     assert all("good night" in c.parameters["properties"]["text"]["enum"] for c in calls)
+
+
+def test_a_turn_routed_to_text_is_text_even_if_it_writes_a_call(tokenizer: Any) -> None:
+    pytest.importorskip("torch")
+    from agentkit import Agent
+    from tests._tiny import PickRouter, request_for, tiny_local
+
+    model = tiny_local(tokenizer, router=PickRouter(None), max_new_tokens=6)
+    reply = model.generate(request_for(model, "Thanks!", tools=TOOLS))
+    assert reply.calls == []  # no calls, whatever the text holds (a ```json block, say)
+    result = Agent(model, tools=TOOLS, max_retries=0).run("Thanks!")
+    assert result.output == reply.text and not result.tool_calls
+    routed = tiny_local(tokenizer, router=PickRouter("factorial"), max_new_tokens=40)
+    assert routed.generate(request_for(routed, "factorial of 5", tools=TOOLS)).calls is None
+
+
+def test_a_reply_still_generating_when_its_reader_and_loop_are_gone_ends_quietly(
+    tokenizer: Any,
+) -> None:
+    import asyncio
+    import threading
+
+    pytest.importorskip("torch")
+    from tests._tiny import PickRouter, request_for, tiny_local
+
+    model = tiny_local(tokenizer, router=PickRouter(None), max_new_tokens=400)
+    errors: list[BaseException] = []
+    previous = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)  # type: ignore[assignment]
+
+    async def first_delta() -> None:
+        async for _ in model.stream(request_for(model, "Tell me a long story", tools=TOOLS)):
+            return
+
+    try:
+        asyncio.run(first_delta())  # the loop closes while the worker may still be decoding
+        for thread in threading.enumerate():
+            if thread.name == "agentkit-generate":
+                thread.join(timeout=30)
+    finally:
+        threading.excepthook = previous
+    assert errors == []

@@ -21,14 +21,14 @@ from typing import Any, Literal, Unpack
 
 from agentkit.errors import ModelError, UsageError
 from agentkit.formats import HermesFormat, SmolLM2Format, StableLMFormat, ToolFormat
-from agentkit.messages import last_user_message
 from agentkit.models import _local
 from agentkit.models._base import Model, ModelRequest, ModelResponse
 from agentkit.models._encoder import ROUTER_INSTALL_HINT
 from agentkit.models._kv import Session
+from agentkit.models._routed import routed_request
 from agentkit.models._settings import DecodingOptions, DecodingSettings
-from agentkit.models.routing import EmbeddingRouter, Router, _route_choice
-from agentkit.models.shaping import CallShaping, PlannedCall, display_tool, plan_calls
+from agentkit.models.routing import EmbeddingRouter, Router
+from agentkit.models.shaping import CallShaping, PlannedCall
 
 __all__ = ["DecodingOptions", "DecodingSettings", "TransformersModel", "format_for"]
 
@@ -217,7 +217,12 @@ class TransformersModel(Model):
         cancel = threading.Event()
 
         def emit(item: str | BaseException | ModelResponse) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            if cancel.is_set():  # the reader is gone (its loop may be closed): drop the item
+                return
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop closed between the check and the call
+                cancel.set()
 
         def work() -> None:
             try:
@@ -265,8 +270,10 @@ class TransformersModel(Model):
         from agentkit.models import _decode
 
         planned: list[PlannedCall] = []
+        routed_to_text = False
         if self.router is not None and request.tool_choice == "auto" and request.tools:
-            request, planned = self._routed(request)
+            request, planned = routed_request(self.router, self.shaping, request)
+            routed_to_text = request.tool_choice == "none" and request.output_schema is None
         settings = self.settings
         prompt = self.prompt_ids(request)
         matcher = self._matcher(request, planned) if settings.constrained else None
@@ -293,8 +300,11 @@ class TransformersModel(Model):
         if keep and reply.cache is not None:
             kv.keep(request.run_id, Session(reply.fed, reply.cache), limit=settings.cache_sessions)
         logger.debug("generated %d tokens (prefilled %d)", len(reply.generated), reply.prefilled)
+        # A turn the router sent to a text answer is text, even where it writes a call in a
+        # code block (its prompt listed no tool to call): a reply with no calls.
         return ModelResponse(
             text=reply.text,
+            calls=[] if routed_to_text else None,
             prompt_tokens=len(prompt),
             prefilled_tokens=reply.prefilled,
             completion_tokens=len(reply.generated),
@@ -332,40 +342,6 @@ class TransformersModel(Model):
                 [list(ids) for ids in continuations],
                 loaded.kv.prefixes,
             )
-
-    def _routed(self, request: ModelRequest) -> tuple[ModelRequest, list[PlannedCall]]:
-        """The request as the router decides it, and the calls the reply must hold (if planned).
-
-        The prompt then lists only the tools of the decision (those planned; on an answer turn,
-        those already called), which keeps a small model from copying other tools' arguments,
-        shortens the prompt, and keeps the prefix stable across the run's turns for the cache.
-        With call shaping (`self.shaping`), the reply must hold exactly the planned calls.
-        """
-        router = self.router
-        assert router is not None
-        choice = _route_choice(router, request.transcript, request.tools)
-        if choice == "auto":
-            return request, []
-        if choice == "none":
-            called = {c.name for m in request.transcript for c in m.tool_calls}
-            shown = [t for t in request.tools if t.name in called]
-            return request.replace(tools=shown, tool_choice=choice), []
-        user, _ = last_user_message(request.transcript)
-        planned: list[PlannedCall] = []
-        if user is not None and self.shaping != CallShaping.off():
-            tools = request.tools
-            planned = plan_calls(
-                user.content, tools, choice, lambda text: router.route(text, tools), self.shaping
-            )
-            if not planned:  # nothing the request says can fill the call: answer in words
-                return request.replace(tools=[], tool_choice="none"), []
-        names = {p.tool.name for p in planned} or {choice}
-        shown = [t for t in request.tools if t.name in names]
-        if self.shaping.hide_examples:
-            shown = [display_tool(t) for t in shown]
-        return request.replace(
-            tools=shown, tool_choice=choice if len(names) == 1 else "required"
-        ), planned
 
     @functools.cached_property
     def _added_vocab(self) -> dict[str, int]:
