@@ -6,6 +6,8 @@ and bounded: at most `MAX_WORDS` words are read and spans are at most `MAX_SPAN_
 Example:
     >>> [n.value for n in numbers("12,000 miles at 25 MPG, three times, 5% off, twenty-five")]
     [12000, 25, 3, 5, 0.05, 25]
+    >>> [n.value for n in numbers("$1.2M in 2020, 50 million shares, 5 m long")]
+    [1200000, 2020, 50000000, 5]
     >>> [n.text for n in names("What is the weather in New York and in Paris?")]
     ['New York', 'Paris']
     >>> clauses("Find the GCD of 96 and 128, and the LCM of 15 and 25. Also, add 2 and 3.")
@@ -49,8 +51,12 @@ _SENTENCE_END = re.compile(rf"[.!?;]+[\"'){_QUOTES}]*$")
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(%?)|(?<![\w.])\.\d+")
 QUOTED = re.compile(rf"(?<!\w)[\"'{_QUOTES}]([^\"'{_QUOTES}\n]{{1,80}})[\"'{_QUOTES}](?!\w)")
 _CLAUSE = re.compile(
-    r"(?<=[.!?;])\s+|,?\s+(?:and\s+)?(?:also|then|as well as|additionally|plus)\b,?\s*"
-    r"|,\s+and\s+(?=(?:the|a|an|what|how|find|get|calculate|compute|tell|show|give)\b)",
+    r"(?<=[.!?;])\s+|,\s*(?:and\s+)?(?:also|then|as well as|additionally|plus)\b,?\s*"
+    r"|\s+and\s+also\b,?\s*"
+    r"|,?\s+and\s+(?=(?:what|how|find|get|calculate|compute|tell|show|give|remind|check|pick|"
+    r"read|translate|convert|define|search|look|set|send|add|list|book|play|create|make|email|"
+    r"text|call|open|start|schedule|order|buy|fetch|determine|estimate|predict|plot)\b)"
+    r"|,\s+and\s+(?=(?:the|a|an)\b)",
     re.IGNORECASE,
 )
 _LEAD = re.compile(r"^(?:and\s+)?(?:also|then|additionally|plus)\b,?\s*", re.IGNORECASE)
@@ -61,6 +67,9 @@ NUMBER_WORDS = {
     "single": 1, "double": 2, "twice": 2, "once": 1, "half": 0.5, "sixty": 60, "seventy": 70,
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
+_SCALE = re.compile(r"(?:\s?((?i:thousand|million|billion|trillion))|(K|M|B|bn))\b")
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9,
+           "b": 1e9, "trillion": 1e12}  # fmt: skip
 _DIRECTIONS = frozenset(("from", "to", "into", "via", "by"))
 _TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 
@@ -171,10 +180,15 @@ def numbers(text: str) -> list[Value]:
     A percentage is offered both ways (25 and 0.25); integral values are ints.
     """
     out: list[Value] = []
-    for match in _NUMBER.finditer(text[: _limit(text)]):
+    limit = _limit(text)
+    for match in _NUMBER.finditer(text[:limit]):
         raw = match.group()
         digits = raw.replace(",", "").replace("$", "").rstrip("%")
         value = float(digits)
+        scale = _SCALE.match(text, match.end(), limit)
+        if scale and not raw.endswith("%"):  # "50 million", "$1.2M"
+            value *= _SCALES[(scale.group(1) or scale.group(2)).lower()]
+            raw = text[match.start() : scale.end()].rstrip()
         out.append(Value(raw, _tidy(value), match.start()))
         if raw.endswith("%"):
             out.append(Value(raw, _tidy(value / 100), match.start()))
@@ -194,6 +208,8 @@ def names(text: str) -> list[Value]:
     sentence_start = True
 
     def flush() -> None:
+        while run and run[-1].text == "&":
+            run.pop()
         if run:
             piece = text[run[0].start : run[-1].end]
             if not any(a <= run[0].start < b for a, b in quoted):
@@ -204,6 +220,8 @@ def names(text: str) -> list[Value]:
         lowered = word.text.lower()
         capital = word.text[:1].isupper() and not word.text[:1].isdigit()
         if capital and not (sentence_start and lowered in LEADING_WORDS):
+            run.append(word)
+        elif word.text == "&" and run:  # "Johnson & Johnson", "AT&T" stay one name
             run.append(word)
         else:
             flush()

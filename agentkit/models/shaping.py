@@ -59,6 +59,7 @@ _KINDS = (
     (r"url|link|website", r"\burl\b|web address|link to", r"\S*(\w\.\w|/)\S*"),
 )
 """Strings of a recognisable kind: a span offered for them must look like one."""
+_NEGATION = re.compile(r"\b(no|not|without|don't|do not|never|exclude|excluding)\b")
 _GENERIC_WORDS = frozenset("type name value data number list info item items mode".split())
 
 
@@ -204,25 +205,18 @@ def _shares(tool: Tool, text: str) -> list[_Share]:
     values of the tool ("Fahrenheit") are not values to split.
     """
     kinds = _parameter_kinds(tool.parameters)
+    if kinds.pop("listed"):  # values go into an array parameter, not into several calls
+        return [_Share()]
     enums = {str(v).lower() for v in _enum_values(tool.parameters)}
     quoted = {m.start() for m in _values.QUOTED.finditer(text)}
     named = [v for v in _values.names(text) if str(v.value).lower() not in enums]
     found = {
-        "number": _distinct(_values.numbers(text)),
+        "number": [v for v in _distinct(_values.numbers(text)) if not _names_it(text, v)],
         "string": [v for v in named if v.start not in quoted],
         "quoted": [v for v in named if v.start in quoted],
     }
     kinds["quoted"] = kinds["string"]
-    counts: dict[str, int] = {}
-    for kind, values in found.items():
-        # one group of values per call; names may vary in a single parameter ("into German,
-        # Japanese and Portuguese"), the others being shared
-        for size in dict.fromkeys((kinds[kind], 1 if kind == "string" else 0)):
-            if size and len(values) > size and len(values) % size == 0:
-                if _coordinated(text, values, size):
-                    counts[kind] = len(values) // size
-                    kinds[kind] = size
-                    break
+    counts = _group_counts(text, found, kinds)
     calls = min(max(counts.values(), default=1), MAX_PLANNED_CALLS)
     if calls < 2:
         return [_Share()]
@@ -243,14 +237,35 @@ def _shares(tool: Tool, text: str) -> list[_Share]:
     return shares
 
 
-_COORDINATOR = re.compile(r",|;|&|\b(?:and|or|also|then|vs|versus|respectively)\b", re.IGNORECASE)
+_COORDINATORS = frozenset("and or also then plus vs versus respectively".split())
+MAX_GAP_WORDS = 6
+"""The most words (values aside) between two groups of values that are still a list."""
 
 
-def _coordinated(text: str, values: list[_values.Value], size: int) -> bool:
-    """Whether a coordinator ("and", a comma...) stands between each group of `size` values."""
+def _listed(
+    text: str, values: list[_values.Value], size: int, taken: list[tuple[int, int]]
+) -> bool:
+    """Whether the groups of `size` values form a list of calls.
+
+    Between two groups stand a coordinator ("and"; a comma before the last) and at most
+    `MAX_GAP_WORDS` other
+    words, values aside ("5 km to miles and 3 kg", "$30.45 in Chicago, Illinois, $52.33"):
+    "Weather in Oslo", or two values a sentence apart, are not lists of calls.
+    """
+    last = len(values) - size
     for boundary in range(size, len(values), size):
         before, after = values[boundary - 1], values[boundary]
-        if not _COORDINATOR.search(text[before.start + len(before.text) : after.start]):
+        start, end = before.start + len(before.text), after.start
+        if end - start > 200:
+            return False
+        gap = "".join(
+            " " if any(a <= i < b for a, b in taken) else ch
+            for i, ch in enumerate(text[start:end], start)
+        )
+        words = [w.lower() for w in re.findall(r"[^\W\d_]+", gap)]
+        if not _COORDINATORS & set(words) and (boundary == last or not re.search(r"[,;&]", gap)):
+            return False  # "A, B and C": commas, then a word; "Paris, France" is no list
+        if len([w for w in words if w not in _COORDINATORS]) > MAX_GAP_WORDS:
             return False
     return True
 
@@ -264,6 +279,39 @@ def _enum_values(node: Any, depth: int = 0) -> list[Any]:
     return found + _enum_values(node.get("items"), depth + 1)
 
 
+def _group_counts(
+    text: str, found: dict[str, list[_values.Value]], kinds: dict[str, int]
+) -> dict[str, int]:
+    """How many calls each kind of value asks for (kinds without a list are left out).
+
+    Each call takes one group of values, as many as the tool has parameters of that kind; or,
+    for names, one ("into German, Japanese and Portuguese": one parameter varies, the others
+    are shared). `kinds` is updated to the group size found.
+    """
+    taken = [(v.start, v.start + len(v.text)) for values in found.values() for v in values]
+    counts: dict[str, int] = {}
+    for kind, values in found.items():
+        if len(values) <= kinds[kind]:
+            continue  # no more values than parameters to take them: one call
+        for size in dict.fromkeys((kinds[kind], 1 if kind == "string" else 0)):
+            if size and len(values) % size == 0 and _listed(text, values, size, taken):
+                counts[kind] = len(values) // size
+                kinds[kind] = size
+                break
+    return counts
+
+
+def _names_it(text: str, value: _values.Value) -> bool:
+    """A number right after a capitalised word is part of a name ("S&P 500", "Maroon 5")."""
+    before = text[: value.start].rstrip(" $")
+    word = before.rsplit(None, 1)[-1] if before.split() else ""
+    return (
+        before != text[: value.start]
+        and word[:1].isupper()
+        and word.lower().strip(",.;:") not in _values.LEADING_WORDS
+    )
+
+
 def _distinct(values: list[_values.Value]) -> list[_values.Value]:
     """One value per place in the text (a percentage is offered two ways but is one value)."""
     by_start = {v.start: v for v in reversed(values)}  # the first of each place
@@ -275,12 +323,14 @@ def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, int]:
 
     Optional numbers count (a request often gives them); optional names rarely come.
     """
-    kinds = {"number": 0, "string": 0}
+    kinds = {"number": 0, "string": 0, "listed": 0}
     properties = parameters.get("properties") or {}
     required = set(parameters.get("required") or ())
     for name, schema in properties.items():
         if not isinstance(schema, dict):
             continue
+        if schema.get("type") == "array" and name in required:
+            kinds["listed"] += 1
         if schema.get("type") in ("number", "integer") and "enum" not in schema:
             kinds["number"] += 1
         elif name in required and _groundable_string(name, schema):
@@ -302,7 +352,10 @@ def _shape(
             return [s for s in found if not any(name in s for name in share.other_names)]
 
         spans = _Spans(offered(), offered({"from"}), offered({"to", "into"}))
-        _ground(shaped, "", spans, numbers, depth=0)
+        properties = shaped.get("properties") or {}
+        for name in shaped.get("required") or ():  # an optional value is often a default
+            if isinstance(properties.get(name), dict):
+                _ground(properties[name], name, spans, numbers, depth=1)
     return shaped
 
 
@@ -345,6 +398,8 @@ def _surface(parameters: dict[str, Any], query: str) -> None:
                 required.append(name)
         elif _names_parameter(lowered, name):
             required.append(name)
+            if schema.get("type") == "boolean":  # "with details": true; "without": false
+                schema["enum"] = [not _NEGATION.search(lowered)]
     if required:
         parameters["required"] = required
 
