@@ -320,3 +320,56 @@ def test_a_reply_still_generating_when_its_reader_and_loop_are_gone_ends_quietly
     finally:
         threading.excepthook = previous
     assert errors == []
+
+
+FIND = schema_tool(
+    "find", {"location": {"type": "string"}, "number": {"type": "integer"}}, ["location"]
+)
+MARKETS = schema_tool(
+    "markets",
+    {"indexes": {"type": "array", "items": {"type": "string"}}, "days": {"type": "integer"}},
+    ["indexes", "days"],
+)
+MOVE = schema_tool("move", {"speed": {"type": "number"}, "seconds": {"type": "number"}}, ["speed"])
+
+
+@pytest.mark.parametrize(
+    ("text", "tool"),
+    [
+        ("Find 5 restaurants near my location, Manhattan, offering Thai food and a vegan menu.",
+         FIND),
+        ("Book a room in Paris, France for two adults.", FIND),
+        ("Find the market performance of the S&P 500 and the Dow Jones over the past 5 days.",
+         MARKETS),
+        ("A car moving at 20 m/s and then accelerates at 10 m/s^2 for 5 seconds.", MOVE),
+        ("Give me the company profile for Johnson & Johnson.", FIND),
+        ("Weather in Oslo in Fahrenheit, with details please", WEATHER),
+    ],
+)  # fmt: skip
+def test_values_that_are_not_a_list_stay_one_call(text: str, tool: Tool) -> None:
+    calls = plan_calls(text, [tool, *TOOLS], tool.name, lambda _: tool.name, CallShaping())
+    assert [c.tool.name for c in calls] == [tool.name]
+
+
+def test_scaled_numbers_are_read_whole_and_optional_numbers_stay_free() -> None:
+    tool = schema_tool(
+        "dividend",
+        {
+            "payout": {"type": "number"},
+            "shares": {"type": "number"},
+            "rounding": {"type": "integer"},
+        },
+        ["payout", "shares"],
+    )
+    text = "Dividend per share with 100 million shares and a payout of $50M?"
+    (call,) = plan_calls(text, [tool], "dividend", lambda _: None, CallShaping())
+    props = call.parameters["properties"]
+    assert props["payout"]["enum"] == [100_000_000, 50_000_000]
+    assert "enum" not in props["rounding"]  # optional and not named: a default, not a value
+
+
+def test_a_named_boolean_is_true_unless_negated() -> None:
+    (call,) = plan("Weather in Oslo with details", "get_weather")
+    assert call.parameters["properties"]["detailed"]["enum"] == [True]
+    (call,) = plan("Weather in Oslo without details", "get_weather")
+    assert call.parameters["properties"]["detailed"]["enum"] == [False]
