@@ -20,6 +20,13 @@ Lines reported (one `Agent` run serves two lines where the first turn is the sam
 - default, strict params (only with `--modes ...,default-strict`): a what-if, the same with
   `additionalProperties: false` added to each function's parameters (BFCL's schemas leave it
   out, so the grammar lets the model invent parameters).
+- default with call shaping turned off, as a whole (`unshaped`: `CallShaping.off()`) or one
+  part at a time (`no-ground`, `no-hide-examples`, `no-surface-optional`, `no-split-intents`):
+  what each part of `agentkit.models.shaping` is worth.
+
+`--data dev|heldout|style` scores agentkit's own labelled sets (`bench/data`, BFCL's format)
+instead of BFCL's files; `--model qwen` runs Qwen2.5-Coder-0.5B (`bench/_qwen.py`) instead of the
+default model.
 
 Scores per category: valid-call rate (the scored turn held at least one call and every call
 parsed and passed schema validation; for irrelevance: the reply was well-formed, a text answer
@@ -31,7 +38,7 @@ Entries are sampled evenly across each category's file (`--limit` per category; 
 entries by topic). All lines use the same `--max-new-tokens`.
 
 Usage:
-    python bench/bfcl.py --limit 20             # the figures in bench/README.md
+    python bench/bfcl.py --limit 50 --modes default,unshaped   # the figures in bench/README.md
     python bench/bfcl.py --limit 2 --modes constrained   # smoke run
 Writes bench/results/bfcl.json (or `--json PATH`), with every scored turn.
 """
