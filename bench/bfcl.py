@@ -332,9 +332,30 @@ def report(table: dict[str, dict[str, dict[str, Any]]]) -> str:
     return "\n".join(out)
 
 
-async def run_all(args: argparse.Namespace, data: dict[str, Any], results: dict[str, Any]) -> None:
+def timed_imports() -> float:
+    """Seconds to import what a local model needs besides agentkit (torch, transformers' model
+    code, tokenizers, safetensors, llguidance), as `load.py` times them; 0 once imported."""
+    from load import IMPORTS
+
+    start = time.perf_counter()
+    for _, statement in IMPORTS:
+        exec(statement, {})  # the fixed statements of load.IMPORTS
+    return time.perf_counter() - start
+
+
+async def run_all(
+    args: argparse.Namespace, data: dict[str, Any], results: dict[str, Any], threads: int
+) -> None:
     for mode in args.modes.split(","):
+        imports = timed_imports()
+        import torch
+
+        torch.set_num_threads(threads)
+        start = time.perf_counter()
         model = build_model(mode, args.max_new_tokens, args.model)
+        own = time.perf_counter() - start
+        results["load"][mode] = {"imports_s": imports, "agentkit_s": own}
+        print(f"{mode}: imports {imports:.2f} s, agentkit {own:.2f} s", file=sys.stderr)
         results["routers"][mode] = type(model.router).__name__ if model.router else None
         retries = 0 if mode == "unconstrained" else RETRIES
         runs = results["runs"].setdefault(mode, {})
@@ -391,9 +412,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    import torch
-
-    torch.set_num_threads(args.threads)
     data = {
         short: load_category(CATEGORIES[short], args.limit, args.data)
         for short in args.categories.split(",")
@@ -414,14 +432,18 @@ def main(argv: list[str] | None = None) -> int:
         "ids": {short: [e["id"] for e in entries] for short, entries in data.items()},
         "type_names": dict(type_names([e for entries in data.values() for e in entries])),
         "routers": {},
+        "load": {},
         "runs": {},
     }
     start = time.perf_counter()
-    asyncio.run(run_all(args, data, results))
+    asyncio.run(run_all(args, data, results, args.threads))
     results["wall_s"] = time.perf_counter() - start
     results["scores"] = summarise(results["runs"], data)
     write(args.json, results)
     print(report(results["scores"]))
+    for mode, load in results["load"].items():
+        own, imports = load["agentkit_s"], load["imports_s"]
+        print(f"cached load ({mode}): imports {imports:.2f} s, agentkit's part {own:.2f} s")
     print(f"\n{args.limit} entries per category; wrote {args.json}")
     return 0
 
