@@ -50,7 +50,7 @@ def test_a_silent_server_costs_one_deadline_not_every_retry(silent_server: str) 
     assert "deadline ran out while waiting for the server to answer" in message
     assert "deadline=0.5 s" in message
     assert "ReadTimeout: nothing for 0.2 s" in message  # the attempt before hit the read bound
-    assert 0.45 < took < 1.5
+    assert 0.45 < took < 3.0  # loose above: a loaded machine is slow, the message says the rest
 
 
 def test_the_per_read_timeout_is_named_when_it_is_the_bound_hit(silent_server: str) -> None:
