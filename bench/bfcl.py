@@ -321,7 +321,7 @@ def report(table: dict[str, dict[str, dict[str, Any]]]) -> str:
             c = cells.get(short)
             row.append(f"{c['valid_call_rate']:.0%} / {c['accuracy']:.0%}" if c and c["n"] else "-")
         total = sum(c["n"] for c in cells.values())
-        right = sum(c["accuracy"] * c["n"] for c in cells.values())
+        right = sum(c["accuracy"] * c["n"] for c in cells.values() if c["n"])
         row.append(f"{right / total:.0%}" if total else "-")
         rows.append(row)
     widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
