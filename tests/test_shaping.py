@@ -373,3 +373,34 @@ def test_a_named_boolean_is_true_unless_negated() -> None:
     assert call.parameters["properties"]["detailed"]["enum"] == [True]
     (call,) = plan("Weather in Oslo without details", "get_weather")
     assert call.parameters["properties"]["detailed"]["enum"] == [False]
+
+
+def test_currency_and_language_codes_come_from_the_names_the_request_uses() -> None:
+    convert = schema_tool(
+        "convert",
+        {
+            "amount": {"type": "number"},
+            "from_currency": {"type": "string", "description": "Currency to convert from"},
+            "to_currency": {"type": "string", "description": "Currency to convert to"},
+        },
+        ["amount", "from_currency", "to_currency"],
+    )
+    text = "How many Swiss francs do I get for 1,200 US dollars?"
+    (call,) = plan_calls(text, [convert], "convert", lambda _: None, CallShaping())
+    props = call.parameters["properties"]
+    assert (props["from_currency"]["enum"], props["to_currency"]["enum"]) == (["CHF"], ["USD"])
+    text = "I have 1,500 Canadian dollars. How much is that in euros?"
+    (call,) = plan_calls(text, [convert], "convert", lambda _: None, CallShaping())
+    props = call.parameters["properties"]
+    assert (props["from_currency"]["enum"], props["to_currency"]["enum"]) == (["CAD"], ["EUR"])
+    translate = schema_tool(
+        "translate",
+        {"text": {"type": "string"}, "target": {"type": "string", "description": "ISO 639-1 code"}},
+        ["text", "target"],
+    )
+    (call,) = plan_calls("Translate 'thank you' to Japanese.", [translate], "translate",
+                         lambda _: None, CallShaping())  # fmt: skip
+    assert call.parameters["properties"]["target"]["enum"] == ["ja"]
+    (free,) = plan_calls("Translate 'thank you'.", [translate], "translate",
+                         lambda _: None, CallShaping())  # fmt: skip
+    assert "enum" not in free.parameters["properties"]["target"]  # no language named: free

@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit.models import _values
+from agentkit.models import _codes, _values
 from agentkit.tools import Tool
 
 __all__ = ["CallShaping", "PlannedCall", "display_tool", "plan_calls"]
@@ -351,7 +351,7 @@ def _shape(
             found = _values.spans(text, after=after)
             return [s for s in found if not any(name in s for name in share.other_names)]
 
-        spans = _Spans(offered(), offered({"from"}), offered({"to", "into"}))
+        spans = _Spans(text, offered(), offered({"from"}), offered({"to", "into"}))
         properties = shaped.get("properties") or {}
         for name in shaped.get("required") or ():  # an optional value is often a default
             if isinstance(properties.get(name), dict):
@@ -363,6 +363,7 @@ def _shape(
 class _Spans:
     """The spans offered to strings: all of them, and those after "from" and after "to"."""
 
+    text: str
     every: list[str]
     after_from: list[str]
     after_to: list[str]
@@ -437,14 +438,50 @@ def _ground(
                 _ground(sub, key, spans, numbers, depth + 1)
     elif kind == "array" and isinstance(node.get("items"), dict):
         _ground(node["items"], name, spans, numbers, depth + 1)
-    elif kind == "string" and _groundable_string(name, node) and spans.every:
-        fitting = _of_kind(name, node, spans.for_parameter(name))
-        if fitting:
-            node["enum"] = fitting
+    elif kind == "string":
+        _ground_string(node, name, spans)
     elif kind in ("number", "integer") and not any(k in node for k in ("enum", "const")):
         allowed = _numbers_for(node, numbers)
         if allowed:
             node["enum"] = allowed
+
+
+def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
+    """A code the request names, else a span of it (of the parameter's kind), else free."""
+    codes = _coded(name, node, spans.text)
+    if codes:
+        node["enum"] = codes
+    elif _groundable_string(name, node) and spans.every:
+        fitting = _of_kind(name, node, spans.for_parameter(name))
+        if fitting:
+            node["enum"] = fitting
+
+
+def _coded(name: str, node: dict[str, Any], text: str) -> list[str]:
+    """The codes a currency (or language code) parameter may take: those the text names.
+
+    With two named, a target takes the one after "to", "into" or "in" (else the last named)
+    and a source the other (else the first).
+    """
+    said = f"{name.replace('_', ' ')} {node.get('description', '')}".lower()
+    if any(k in node for k in ("enum", "const")) or node.get("type") != "string":
+        return []
+    if "currenc" in said:
+        found = _codes.mentioned(text, _codes.CURRENCIES)
+    elif re.search(r"\blang|639", said) and _CODE_LIKE.search(said):
+        found = _codes.mentioned(text, _codes.LANGUAGES)
+    else:
+        return []
+    if len(found) < 2 or not (_SOURCE.search(name) or _TARGET.search(name)):
+        return [c.code for c in found]
+    aimed = [c for c in found if _AIMED.search(text[max(0, c.start - 16) : c.start])]
+    if _TARGET.search(name):
+        return [(aimed or found)[-1].code]
+    rest = [c for c in found if c not in aimed] if aimed else found
+    return [(rest or found)[0].code]
+
+
+_AIMED = re.compile(r"\b(to|into|in)\s+(the\s+|a\s+)?$", re.IGNORECASE)
 
 
 def _of_kind(name: str, node: dict[str, Any], spans: list[str]) -> list[str]:
