@@ -21,7 +21,8 @@ Lines reported (one `Agent` run serves two lines where the first turn is the sam
   `additionalProperties: false` added to each function's parameters (BFCL's schemas leave it
   out, so the grammar lets the model invent parameters).
 - default with call shaping turned off, as a whole (`unshaped`: `CallShaping.off()`) or one
-  part at a time (`no-ground`, `no-hide-examples`, `no-surface-optional`, `no-split-intents`):
+  part at a time (`no-ground`, `no-hide-examples`, `no-surface-optional`, `no-split-intents`,
+  `no-omit-optional`):
   what each part of `agentkit.models.shaping` is worth.
 
 `--data dev|heldout|style` scores agentkit's own labelled sets (`bench/data`, BFCL's format)
@@ -80,11 +81,12 @@ CATEGORIES = {
 MODES = ("unconstrained", "constrained", "default")
 SHAPING_MODES = {
     # mode -> the CallShaping fields turned off (default mode: none; "unshaped": all)
-    "unshaped": ("ground", "hide_examples", "surface_optional", "split_intents"),
+    "unshaped": ("ground", "hide_examples", "surface_optional", "split_intents", "omit_optional"),
     "no-ground": ("ground",),
     "no-hide-examples": ("hide_examples",),
     "no-surface-optional": ("surface_optional",),
     "no-split-intents": ("split_intents",),
+    "no-omit-optional": ("omit_optional",),
 }
 EXTRA_MODES = ("default-strict", *SHAPING_MODES)
 RETRIES = 2

@@ -120,7 +120,9 @@ def test_an_enum_value_the_request_names_makes_its_optional_parameter_required()
     assert props["unit"]["enum"] == ["fahrenheit"]
     (plain,) = plan("Weather in Oslo", "get_weather")
     assert plain.parameters["required"] == ["city"]
-    assert plain.parameters["properties"]["unit"]["enum"] == ["celsius", "fahrenheit"]
+    assert list(plain.parameters["properties"]) == ["city"]  # unnamed optionals are left out
+    (kept,) = plan("Weather in Oslo", "get_weather", CallShaping(omit_optional=False))
+    assert kept.parameters["properties"]["unit"]["enum"] == ["celsius", "fahrenheit"]
 
 
 def test_codes_formats_and_expressions_are_not_grounded() -> None:
@@ -365,7 +367,9 @@ def test_scaled_numbers_are_read_whole_and_optional_numbers_stay_free() -> None:
     (call,) = plan_calls(text, [tool], "dividend", lambda _: None, CallShaping())
     props = call.parameters["properties"]
     assert props["payout"]["enum"] == [100_000_000, 50_000_000]
-    assert "enum" not in props["rounding"]  # optional and not named: a default, not a value
+    assert "rounding" not in props  # optional and not named: its default applies
+    kept = plan_calls(text, [tool], "dividend", lambda _: None, CallShaping(omit_optional=False))
+    assert "enum" not in kept[0].parameters["properties"]["rounding"]  # free, not grounded
 
 
 def test_a_named_boolean_is_true_unless_negated() -> None:

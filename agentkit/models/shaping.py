@@ -16,6 +16,8 @@ shaping fixes these through the grammar and the prompt, not the weights:
 - `surface_optional`: an optional argument the request names (an enum value such as
   "fahrenheit", or the parameter's own words, "with details") becomes required, and an enum
   is narrowed to the values named.
+- `omit_optional`: the other optional arguments are left out of the call (their defaults
+  apply): a small model otherwise fills them with guesses (`"send_at": "2023-01-01T09:00"`).
 - `hide_examples`: the prompt's tool list leaves out `default` and `examples` values, and
   "e.g. ..." text in the descriptions of grounded strings, which small models copy verbatim.
 
@@ -73,21 +75,30 @@ class CallShaping:
         surface_optional: optional arguments the request names become required.
         split_intents: a request of several intents, or of several values for one tool,
             becomes that many calls.
+        omit_optional: optional arguments the request does not name are left out of the
+            call (their defaults apply), instead of filled with guesses.
 
     Example:
-        >>> CallShaping.off()
-        CallShaping(ground=False, hide_examples=False, surface_optional=False, split_intents=False)
+        >>> CallShaping.off().split_intents
+        False
     """
 
     ground: bool = True
     hide_examples: bool = True
     surface_optional: bool = True
     split_intents: bool = True
+    omit_optional: bool = True
 
     @classmethod
     def off(cls) -> CallShaping:
         """No shaping: the routed tool's own schema, one or more calls as the model writes."""
-        return cls(ground=False, hide_examples=False, surface_optional=False, split_intents=False)
+        return cls(
+            ground=False,
+            hide_examples=False,
+            surface_optional=False,
+            split_intents=False,
+            omit_optional=False,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,6 +355,8 @@ def _shape(
     shaped = copy.deepcopy(parameters)
     if shaping.surface_optional:
         _surface(shaped, query)
+    if shaping.omit_optional:
+        _omit_unnamed(shaped)
     if shaping.ground:
         numbers = [v for v in _values.numbers(text) if v.start not in share.other_numbers]
 
@@ -403,6 +416,14 @@ def _surface(parameters: dict[str, Any], query: str) -> None:
                 schema["enum"] = [not _NEGATION.search(lowered)]
     if required:
         parameters["required"] = required
+
+
+def _omit_unnamed(parameters: dict[str, Any]) -> None:
+    """Leave out the optional parameters (those still optional once named ones are surfaced)."""
+    properties = parameters.get("properties")
+    if isinstance(properties, dict):
+        required = set(parameters.get("required") or ())
+        parameters["properties"] = {k: v for k, v in properties.items() if k in required}
 
 
 def _mentions(lowered: str, value: str) -> bool:
