@@ -6,10 +6,8 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -22,6 +20,7 @@ from agentkit import Agent
 from agentkit.events import RetryEvent
 from agentkit.mcp import MCPConnectionError, MCPToolError, MCPToolset
 from agentkit.models import ScriptedModel
+from tests._net import free_port, start_listening
 
 SERVER = str(Path(__file__).with_name("mcp_weather_server.py"))
 
@@ -36,26 +35,8 @@ def stdio_toolset(log: IO[str], **options: Any) -> MCPToolset:
     return MCPToolset.stdio(sys.executable, [SERVER, "stdio"], stderr=log, **options)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def start_http_server(port: int, log: IO[str]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, SERVER, "http", str(port)], stderr=log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # a port gives nothing to await: poll, bounded
-        if process.poll() is not None:
-            raise RuntimeError("the HTTP server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the HTTP server did not start")
+    return start_listening([sys.executable, SERVER, "http", str(port)], port, log, timeout=30)
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO, Any
 
@@ -21,15 +19,9 @@ from agentkit import Agent  # noqa: E402
 from agentkit.cli import main  # noqa: E402
 from agentkit.mcp import MCPToolset  # noqa: E402
 from agentkit.models import ScriptedModel  # noqa: E402
+from tests._net import free_port, start_listening  # noqa: E402
 
 REPO = str(Path(__file__).resolve().parents[1])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def texts(result: Any) -> str:
@@ -70,18 +62,7 @@ def test_the_official_client_over_stdio(tmp_path: Path) -> None:
 
 def start(port: int, log: IO[str]) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "agentkit", "mcp", "calculator", "--http", "--port", str(port)]
-    process = subprocess.Popen(argv, cwd=REPO, stderr=log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:  # a port gives nothing to await: poll, bounded
-        if process.poll() is not None:
-            raise RuntimeError("the server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("the server did not start")
+    return start_listening(argv, port, log, cwd=REPO)
 
 
 def test_the_official_client_over_http_then_sigterm_ends_it_cleanly(tmp_path: Path) -> None:

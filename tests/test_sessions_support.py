@@ -11,7 +11,6 @@ import importlib.util
 import os
 import queue
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -24,17 +23,11 @@ import pytest
 
 from agentkit._sessions_base import StoredSession
 from agentkit.sessions import InMemorySession, RedisSession, SQLiteSession
+from tests._net import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 STORES = ["memory", "sqlite", "redis"]
 SHARED_STORES = ["sqlite", "redis"]  # the ones several processes can share
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _wait_ready(url: str, proc: subprocess.Popen[bytes], deadline: float) -> bool:
@@ -62,7 +55,7 @@ def redis_server(tmp: Path) -> Iterator[str]:
             pytest.fail(f"{missing} is not installed")
         pytest.skip(f"{missing} is not installed here (`.ci/setup` installs it)")
     for _attempt in range(3):  # a port found free may be taken before the server binds it
-        port = _free_port()
+        port = free_port()
         args = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp)]
         args += ["--save", "", "--appendonly", "no", "--logfile", str(tmp / "redis.log")]
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
