@@ -13,8 +13,11 @@ if TYPE_CHECKING:
     from agentkit.models import TransformersModel
 
 
-def tiny_model(tokenizer: Any, seed: int = 0, config: str = "StableLmConfig") -> Any:
-    """A 2-layer model of the `config` family (a transformers config class name)."""
+def tiny_model(
+    tokenizer: Any, seed: int = 0, config: str = "StableLmConfig", **overrides: Any
+) -> Any:
+    """A 2-layer model of the `config` family (a transformers config class name);
+    `overrides` are further config settings (`tie_word_embeddings=True`, say)."""
     import torch
     import transformers
 
@@ -26,6 +29,7 @@ def tiny_model(tokenizer: Any, seed: int = 0, config: str = "StableLmConfig") ->
         num_attention_heads=4,
         num_key_value_heads=2,
         max_position_embeddings=2048,
+        **overrides,
     )
     torch.manual_seed(seed)
     return transformers.AutoModelForCausalLM.from_config(settings)

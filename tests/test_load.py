@@ -22,24 +22,18 @@ safetensors_torch = pytest.importorskip("safetensors.torch")
 pytest.importorskip("transformers.initialization")  # the direct read needs transformers 5
 
 from agentkit.models import TransformersModel, _encoder, _local  # noqa: E402
-from tests._tiny import request_for  # noqa: E402
+from tests._tiny import request_for, tiny_model  # noqa: E402
 
 
 def tiny_llama(tokenizer: Any, *, tied: bool = True, seed: int = 0) -> Any:
     """A 2-layer Llama (SmolLM2's family), its output embedding tied to its input one."""
-    config = transformers.LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=2048,
+    return tiny_model(
+        tokenizer,
+        seed,
+        "LlamaConfig",
         tie_word_embeddings=tied,
         eos_token_id=tokenizer.eos_token_id,
     )
-    torch.manual_seed(seed)
-    return transformers.AutoModelForCausalLM.from_config(config)
 
 
 @pytest.fixture
