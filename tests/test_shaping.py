@@ -346,11 +346,62 @@ MOVE = schema_tool("move", {"speed": {"type": "number"}, "seconds": {"type": "nu
         ("A car moving at 20 m/s and then accelerates at 10 m/s^2 for 5 seconds.", MOVE),
         ("Give me the company profile for Johnson & Johnson.", FIND),
         ("Weather in Oslo in Fahrenheit, with details please", WEATHER),
+        ("I'm flying to Lisbon on Monday, and I need a room near the old town.", FIND),
+        ("Hi, my name is Dana. Remove 'groceries' from my list.", FIND),
+        ("Movies directed by Greta Gerwig and featuring Emma Stone in Boston.", FIND),
+        ("A ride from 12 Elm Street, Austin, TX, and I can wait up to 10 minutes.", FIND),
+        ("An object at 3.5 m/s^2 from rest, for 7 seconds.", MOVE),
+        ("Weather in Denver between March and April, on a Friday.", WEATHER),
     ],
 )  # fmt: skip
 def test_values_that_are_not_a_list_stay_one_call(text: str, tool: Tool) -> None:
     calls = plan_calls(text, [tool, *TOOLS], tool.name, lambda _: tool.name, CallShaping())
     assert [c.tool.name for c in calls] == [tool.name]
+
+
+AREA = schema_tool(
+    "area", {"base": {"type": "number"}, "height": {"type": "number"}}, ["base", "height"]
+)
+PAIR = schema_tool(
+    "exhibit", {"name": {"type": "string"}, "museum": {"type": "string"}}, ["name", "museum"]
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "tool", "count"),
+    [
+        ("Could you tell me the weather in Boston, MA and also in Denver?", WEATHER, 2),
+        ("Weather for Lyon, France and for Kyoto, Japan.", WEATHER, 2),
+        ("Weather in Chicago in fahrenheit, and in Berlin in celsius.", WEATHER, 2),
+        ("I need the area of two triangles. The first triangle has a base of 12 and a height "
+         "of 15. The second triangle has a base of 18 and a height of 24.", AREA, 2),
+        ("Area for a base of 10 and a height of 4, then do the same calculation for a base of "
+         "6 and a height of 3.", AREA, 2),
+        ("Ana picked 36 and 48, Ben picked 60 and 96: the areas?", AREA, 2),
+        ("Details of 'Sea Glass' at the Tate, and 'Iron Age' in the Met.", PAIR, 2),
+        ("The factorial of 5, the factorial of 7, and the factorial of 9.", FACTORIAL, 3),
+    ],
+)  # fmt: skip
+def test_groups_of_values_that_form_a_list_are_one_call_each(
+    text: str, tool: Tool, count: int
+) -> None:
+    calls = plan_calls(text, [tool, *TOOLS], tool.name, lambda _: tool.name, CallShaping())
+    assert [c.tool.name for c in calls] == [tool.name] * count
+
+
+def test_each_call_of_a_list_keeps_a_name_it_shares_with_another() -> None:
+    route = schema_tool(
+        "distance", {"start": {"type": "string"}, "end": {"type": "string"}}, ["start", "end"]
+    )
+    text = "Drive from Dallas to Denver and then from Denver to Reno."
+    first, second = plan_calls(text, [route], "distance", lambda _: "distance", CallShaping())
+    assert "Denver" in first.parameters["properties"]["end"]["enum"]
+    assert "Denver" in second.parameters["properties"]["start"]["enum"]
+    assert "Reno" not in first.parameters["properties"]["end"]["enum"]
+
+
+def test_exponents_are_not_numbers_of_the_request() -> None:
+    assert [v.value for v in _values.numbers("3.5 m/s^2 for 7 s, x^3")] == [3.5, 7]
 
 
 def test_scaled_numbers_are_read_whole_and_optional_numbers_stay_free() -> None:

@@ -48,7 +48,7 @@ _WORD = re.compile(r"\S+")
 _QUOTES = "\u2018\u2019\u201c\u201d"  # curly quotes
 _EDGE = "\"'`()[]{}<>,.;:!?" + _QUOTES
 _SENTENCE_END = re.compile(rf"[.!?;]+[\"'){_QUOTES}]*$")
-_NUMBER = re.compile(r"(?<![\w.])[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(%?)|(?<![\w.])\.\d+")
+_NUMBER = re.compile(r"(?<![\w.^])[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(%?)|(?<![\w.])\.\d+")
 QUOTED = re.compile(rf"(?<!\w)[\"'{_QUOTES}]([^\"'{_QUOTES}\n]{{1,80}})[\"'{_QUOTES}](?!\w)")
 _CLAUSE = re.compile(
     r"(?<=[.!?;])\s+|,\s*(?:and\s+)?(?:also|then|as well as|additionally|plus)\b,?\s*"
@@ -70,6 +70,8 @@ NUMBER_WORDS = {
 _SCALE = re.compile(r"(?:\s?((?i:thousand|million|billion|trillion))|(K|M|B|bn))\b")
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9,
            "b": 1e9, "trillion": 1e12}  # fmt: skip
+_SELF = frozenset("i i'm i'd i'll i've".split())
+"""Capitalised wherever they stand: never names."""
 _DIRECTIONS = frozenset(("from", "to", "into", "via", "by"))
 _TENS = frozenset("twenty thirty forty fifty sixty seventy eighty ninety".split())
 
@@ -219,7 +221,7 @@ def names(text: str) -> list[Value]:
     for word in _words(text):
         lowered = word.text.lower()
         capital = word.text[:1].isupper() and not word.text[:1].isdigit()
-        if capital and not (sentence_start and lowered in LEADING_WORDS):
+        if capital and not (sentence_start and lowered in LEADING_WORDS) and lowered not in _SELF:
             run.append(word)
         elif word.text == "&" and run:  # "Johnson & Johnson", "AT&T" stay one name
             run.append(word)

@@ -37,12 +37,10 @@ from typing import Any
 
 from agentkit.models import _values
 from agentkit.models._arguments import groundable_string, shape_arguments
+from agentkit.models._parallel import MAX_PLANNED_CALLS, Share, shares
 from agentkit.tools import Tool
 
 __all__ = ["CallShaping", "PlannedCall", "display_tool", "plan_calls"]
-
-MAX_PLANNED_CALLS = 8
-"""The most calls one planned reply may hold."""
 
 _EXAMPLE_TEXT = re.compile(
     r"[\s,]*(?:\(\s*)?\b(?:e\.g\.|eg\.|for example|for instance|such as|like)[^.;)]*[.;)]?",
@@ -133,8 +131,7 @@ def plan_calls(
         intents = [(tool, text) for tool, text in intents if _fillable(tool, text)]
     planned: list[PlannedCall] = []
     for tool, text in intents:
-        shares = _shares(tool, text) if shaping.split_intents else [_Share()]
-        for share in shares:
+        for share in shares(tool, text) if shaping.split_intents else [Share()]:
             parameters = shape_arguments(
                 tool.parameters,
                 query,
@@ -165,181 +162,29 @@ def _intents(
     """The request's clauses grouped into intents.
 
     A clause routed to another tool than the one before starts an intent; others add to the
-    intent before them (whether it is then several calls is for `_shares` to say).
+    intent before them, with the words between as the request writes them (whether an
+    intent is then several calls is for `_parallel.shares` to say).
     """
     parts = _values.clauses(query)
     if len(parts) < 2:
         return []
-    intents: list[tuple[Tool, str]] = []
-    lead = ""
+    spans: list[tuple[Tool, int, int]] = []  # each intent's tool, and where it is in the query
+    cursor, lead = 0, None
     for part in parts:
+        start = query.find(part, cursor)
+        cursor = end = start + len(part)
         name = route(part)
-        if name in by_name and not (intents and intents[-1][0].name == name):
-            intents.append((by_name[name], f"{lead} {part}".strip()))
-            lead = ""
-        elif intents:  # the same tool again, or no tool: more of the same intent
-            tool, text = intents[-1]
-            intents[-1] = (tool, f"{text} {part}")
-        else:
-            lead = f"{lead} {part}".strip()
-    if not intents:
-        return []
-    if lead:
-        tool, text = intents[-1]
-        intents[-1] = (tool, f"{text} {lead}")
+        if name in by_name and not (spans and spans[-1][0].name == name):
+            spans.append((by_name[name], start if lead is None else lead, end))
+            lead = None
+        elif spans:  # the same tool again, or no tool: more of the same intent, as written
+            spans[-1] = (spans[-1][0], spans[-1][1], end)
+        elif lead is None:
+            lead = start
+    intents = [(tool, query[start:end]) for tool, start, end in spans]
     if all(tool.name != chosen for tool, _ in intents) and len(intents) == 1:
         return []
     return intents
-
-
-@dataclass(frozen=True, slots=True)
-class _Share:
-    """The values of an intent that belong to other calls of it (left out of this call's)."""
-
-    other_numbers: frozenset[int] = frozenset()  # start offsets in the intent's text
-    other_names: tuple[str, ...] = ()
-
-
-def _shares(tool: Tool, text: str) -> list[_Share]:
-    """One share per call of an intent: its values split in order among the calls.
-
-    An intent whose numbers (or names) are a multiple, above one, of the number (or string)
-    parameters its tool takes is that many calls, each taking the next values in turn, when
-    the groups are coordinated ("5, 7 and 9", "in Paris and in Tokyo"). Names that are enum
-    values of the tool ("Fahrenheit") are not values to split.
-    """
-    kinds = _parameter_kinds(tool.parameters)
-    if kinds.pop("listed"):  # values go into an array parameter, not into several calls
-        return [_Share()]
-    enums = {str(v).lower() for v in _enum_values(tool.parameters)}
-    quoted = {m.start() for m in _values.QUOTED.finditer(text)}
-    named = [v for v in _values.names(text) if str(v.value).lower() not in enums]
-    found = {
-        "number": [v for v in _distinct(_values.numbers(text)) if not _names_it(text, v)],
-        "string": [v for v in named if v.start not in quoted],
-        "quoted": [v for v in named if v.start in quoted],
-    }
-    kinds["quoted"] = kinds["string"]
-    counts = _group_counts(text, found, kinds)
-    calls = min(max(counts.values(), default=1), MAX_PLANNED_CALLS)
-    if calls < 2:
-        return [_Share()]
-    shares = []
-    for index in range(calls):
-        other_numbers: set[int] = set()
-        other_names: list[str] = []
-        for kind, values in found.items():
-            if counts.get(kind) != calls:
-                continue
-            size = kinds[kind]
-            others = values[: index * size] + values[(index + 1) * size :]
-            if kind == "number":
-                other_numbers.update(v.start for v in others)
-            else:
-                other_names.extend(str(v.value) for v in others)
-        shares.append(_Share(frozenset(other_numbers), tuple(other_names)))
-    return shares
-
-
-_COORDINATORS = frozenset("and or also then plus vs versus respectively".split())
-MAX_GAP_WORDS = 6
-"""The most words (values aside) between two groups of values that are still a list."""
-
-
-def _listed(
-    text: str, values: list[_values.Value], size: int, taken: list[tuple[int, int]]
-) -> bool:
-    """Whether the groups of `size` values form a list of calls.
-
-    Between two groups stand a coordinator ("and"; a comma before the last) and at most
-    `MAX_GAP_WORDS` other
-    words, values aside ("5 km to miles and 3 kg", "$30.45 in Chicago, Illinois, $52.33"):
-    "Weather in Oslo", or two values a sentence apart, are not lists of calls.
-    """
-    last = len(values) - size
-    for boundary in range(size, len(values), size):
-        before, after = values[boundary - 1], values[boundary]
-        start, end = before.start + len(before.text), after.start
-        if end - start > 200:
-            return False
-        gap = "".join(
-            " " if any(a <= i < b for a, b in taken) else ch
-            for i, ch in enumerate(text[start:end], start)
-        )
-        words = [w.lower() for w in re.findall(r"[^\W\d_]+", gap)]
-        if not _COORDINATORS & set(words) and (boundary == last or not re.search(r"[,;&]", gap)):
-            return False  # "A, B and C": commas, then a word; "Paris, France" is no list
-        if len([w for w in words if w not in _COORDINATORS]) > MAX_GAP_WORDS:
-            return False
-    return True
-
-
-def _enum_values(node: Any, depth: int = 0) -> list[Any]:
-    if depth > 8 or not isinstance(node, dict):
-        return []
-    found = list(node.get("enum") or ()) if isinstance(node.get("enum"), list) else []
-    for sub in (node.get("properties") or {}).values():
-        found += _enum_values(sub, depth + 1)
-    return found + _enum_values(node.get("items"), depth + 1)
-
-
-def _group_counts(
-    text: str, found: dict[str, list[_values.Value]], kinds: dict[str, int]
-) -> dict[str, int]:
-    """How many calls each kind of value asks for (kinds without a list are left out).
-
-    Each call takes one group of values, as many as the tool has parameters of that kind; or,
-    for names, one ("into German, Japanese and Portuguese": one parameter varies, the others
-    are shared). `kinds` is updated to the group size found.
-    """
-    taken = [(v.start, v.start + len(v.text)) for values in found.values() for v in values]
-    counts: dict[str, int] = {}
-    for kind, values in found.items():
-        if len(values) <= kinds[kind]:
-            continue  # no more values than parameters to take them: one call
-        for size in dict.fromkeys((kinds[kind], 1 if kind == "string" else 0)):
-            if size and len(values) % size == 0 and _listed(text, values, size, taken):
-                counts[kind] = len(values) // size
-                kinds[kind] = size
-                break
-    return counts
-
-
-def _names_it(text: str, value: _values.Value) -> bool:
-    """A number right after a capitalised word is part of a name ("S&P 500", "Maroon 5")."""
-    before = text[: value.start].rstrip(" $")
-    word = before.rsplit(None, 1)[-1] if before.split() else ""
-    return (
-        before != text[: value.start]
-        and word[:1].isupper()
-        and word.lower().strip(",.;:") not in _values.LEADING_WORDS
-    )
-
-
-def _distinct(values: list[_values.Value]) -> list[_values.Value]:
-    """One value per place in the text (a percentage is offered two ways but is one value)."""
-    by_start = {v.start: v for v in reversed(values)}  # the first of each place
-    return sorted(by_start.values(), key=lambda v: v.start)
-
-
-def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, int]:
-    """How many top-level parameters take a number, and how many required ones a free string.
-
-    Optional numbers count (a request often gives them); optional names rarely come.
-    """
-    kinds = {"number": 0, "string": 0, "listed": 0}
-    properties = parameters.get("properties") or {}
-    required = set(parameters.get("required") or ())
-    for name, schema in properties.items():
-        if not isinstance(schema, dict):
-            continue
-        if schema.get("type") == "array" and name in required:
-            kinds["listed"] += 1
-        if schema.get("type") in ("number", "integer") and "enum" not in schema:
-            kinds["number"] += 1
-        elif name in required and groundable_string(name, schema):
-            kinds["string"] += 1
-    return kinds
 
 
 _DISPLAYED: weakref.WeakKeyDictionary[Tool, Tool] = weakref.WeakKeyDictionary()

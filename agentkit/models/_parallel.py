@@ -1,0 +1,306 @@
+"""How many calls one intent of a request is, and which of its values each call takes.
+
+Part of call shaping (`agentkit.models.shaping`). An intent whose values come in a multiple of
+what its tool takes is several calls, when the groups of values form a list: a coordinator or a
+new sentence stands between them, and what leads into each later group repeats what led into
+the first ("the weather in Paris and in Tokyo"; "The first triangle has a base of 12 ... The
+second triangle has a base of 18"). Words that lead into a later group but not the first mark a
+different role instead ("directed by X and featuring Y"; "from 2020 Addison Street, and I can
+wait up to 600 seconds"), and the intent stays one call.
+
+Example:
+    >>> from agentkit import Tool
+    >>> area = Tool.from_schema({"name": "area", "parameters": {"type": "object",
+    ...     "properties": {"base": {"type": "number"}, "height": {"type": "number"}},
+    ...     "required": ["base", "height"]}})
+    >>> len(shares(area, "A triangle has a base of 10 and a height of 5. Another has a "
+    ...     "base of 8 and a height of 4."))
+    2
+    >>> len(shares(area, "A base of 10 and a height of 5, and I want it in 3 seconds."))
+    1
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from agentkit.models import _values
+from agentkit.tools import Tool
+
+__all__ = ["MAX_PLANNED_CALLS", "Share", "shares"]
+
+MAX_PLANNED_CALLS = 8
+"""The most calls one planned reply may hold."""
+MAX_GAP_WORDS = 6
+"""The most words that may trail one group of values (units, "tall") before the next begins."""
+MAX_GAP_CHARS = 240
+"""Groups of values further apart than this are never a list."""
+
+_COORDINATORS = frozenset("and or also then plus vs versus respectively as well".split())
+_MARKERS = frozenset(
+    "first second third fourth fifth last another other same again next finally lastly now "
+    "too similarly likewise each both one".split()
+)
+"""Words that announce one more of the same ("the second", "another", "do the same")."""
+_REPEAT = frozenset("same another again likewise similarly".split())
+_CALENDAR = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
+"""Parts of a date, not names that vary between calls."""
+_BREAK = re.compile(r"[.;!?](?=\s|$)")
+_REGION = re.compile(r",\s*([A-Z]{2,3})\b")
+"""A state or country code after a place: "Boston, MA" is one place."""
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """The values of an intent that belong to its other calls (left out of this call's)."""
+
+    other_numbers: frozenset[int] = frozenset()  # start offsets in the intent's text
+    other_names: tuple[str, ...] = ()
+
+
+def shares(tool: Tool, text: str) -> list[Share]:
+    """One share per call of an intent: its values split in order among the calls.
+
+    An intent whose numbers (or names) are a multiple, above one, of the number (or string)
+    parameters its tool takes is that many calls, each taking the next group in turn, when the
+    groups form a list (`_listed`). Names that are enum values of the tool ("Fahrenheit") and
+    numbers that are part of a name ("S&P 500") are not values to split.
+    """
+    kinds = _parameter_kinds(tool.parameters)
+    if kinds.pop("listed")[1]:  # values go into an array parameter, not into several calls
+        return [Share()]
+    found = _found(tool, text)
+    counts = _group_counts(text, found, kinds)
+    calls = min(min((c for c, _ in counts.values()), default=1), MAX_PLANNED_CALLS)
+    if calls < 2:
+        return [Share()]
+    out = []
+    for index in range(calls):
+        other_numbers: set[int] = set()
+        other_names: list[str] = []
+        for kind, values in found.items():
+            if kind not in counts or counts[kind][0] != calls:
+                continue
+            size = counts[kind][1]
+            mine = values[index * size : (index + 1) * size]
+            others = values[: index * size] + values[(index + 1) * size :]
+            if kind == "number":
+                other_numbers.update(v.start for v in others)
+            else:  # a name shared by two calls ("to Los Angeles, then from Los Angeles") stays
+                own = {str(v.value) for v in mine}
+                other_names.extend(str(v.value) for v in others if str(v.value) not in own)
+        out.append(Share(frozenset(other_numbers), tuple(other_names)))
+    return out
+
+
+def _found(tool: Tool, text: str) -> dict[str, list[_values.Value]]:
+    """The intent's values by kind: numbers, names, quoted names."""
+    enums = {str(v).lower() for v in _enum_values(tool.parameters)}
+    quoted = {m.start() for m in _values.QUOTED.finditer(text)}
+    named = [
+        v
+        for v in _places(text)
+        if str(v.value).lower() not in enums and v.text not in _CALENDAR and not _opens(text, v)
+    ]
+    return {
+        "number": [v for v in _distinct(_values.numbers(text)) if not _names_it(text, v)],
+        "string": [v for v in named if v.start not in quoted],
+        "quoted": [v for v in named if v.start in quoted],
+        "named": named,  # both, in order: tried when neither alone is a list
+    }
+
+
+def _places(text: str) -> list[_values.Value]:
+    """The request's names, a place and its state or country code kept together ("Boston, MA")."""
+    found = _values.names(text)
+    out: list[_values.Value] = []
+    for value in found:
+        previous = out[-1] if out else None
+        if previous is not None and isinstance(previous.value, str):
+            end = previous.start + len(previous.text)
+            region = _REGION.match(text, end)
+            if region and region.start(1) == value.start and region.group(1) == value.text:
+                joined = text[previous.start : value.start + len(value.text)]
+                out[-1] = _values.Value(joined, joined, previous.start)
+                continue
+        out.append(value)
+    return out
+
+
+def _opens(text: str, value: _values.Value) -> bool:
+    """Whether a name is a sentence's first word rather than a name.
+
+    A capitalised word that opens a sentence and runs into lower-case ones ("Remove the item",
+    "Don't worry").
+    """
+    before = text[: value.start].rstrip()
+    if " " in value.text or (before and before[-1] not in ".!?"):
+        return False
+    rest = text[value.start + len(value.text) :].lstrip(" \"'\u2018\u201c")
+    return rest[:1].islower()
+
+
+def _group_counts(
+    text: str, found: dict[str, list[_values.Value]], kinds: dict[str, tuple[int, int]]
+) -> dict[str, tuple[int, int]]:
+    """How many calls each kind of value asks for, and how many values each call takes.
+
+    A group is as many values as the tool has parameters of the kind (optional numbers
+    included or not); names may also vary one ("into German, Japanese and Portuguese") or two
+    ("Paris, France and Tokyo, Japan") at a time. Kinds without a list are left out; `found`
+    keeps, for each kind counted, the values that make the list.
+    """
+    taken = [(v.start, v.start + len(v.text)) for v in found["number"] + found["named"]]
+    counts: dict[str, tuple[int, int]] = {}
+    for kind, values in found.items():
+        if kind == "named" and ("string" in counts or "quoted" in counts):
+            break
+        low, high = kinds["number" if kind == "number" else "string"]
+        if not high:
+            continue
+        sizes = range(high, low - 1, -1) if kind == "number" else (high, 1, 2)
+        for size in dict.fromkeys(s for s in sizes if s):
+            listed = _listing(text, values, size, taken) if len(values) > high else []
+            if listed:
+                counts[kind] = (len(listed) // size, size)
+                found[kind] = listed
+                break
+    return counts
+
+
+def _listing(
+    text: str, values: list[_values.Value], size: int, taken: list[tuple[int, int]]
+) -> list[_values.Value]:
+    """The values that form a list of groups of `size` (none if they do not).
+
+    Also tried without the number words ("the first one", "two triangles" count things rather
+    than give values) and without a capitalised word that opens the request ("Weather in
+    Chicago and in Berlin").
+    """
+    words = [v for v in values if not v.text[:1].isdigit() and v.text[:1] not in "$-+."]
+    tries = [values, [v for v in values if v not in words]]
+    if values and values[0].start == len(text) - len(text.lstrip()) and " " not in values[0].text:
+        tries.append(values[1:])
+    for tried in tries:
+        if len(tried) > size and len(tried) % size == 0 and _listed(text, tried, size, taken):
+            return tried
+    return []
+
+
+def _listed(
+    text: str, values: list[_values.Value], size: int, taken: list[tuple[int, int]]
+) -> bool:
+    """Whether the groups of `size` values form a list of calls.
+
+    Between two groups stand, in order: at most `MAX_GAP_WORDS` words that end the group before
+    ("5 km to miles"), a separator (a coordinator, a new sentence, or a comma unless it is the
+    last group: "A, B and C"; "Paris, France" is no list), then words that lead into the next
+    group, each one that also led into the first group, or a stop word, or a word such as
+    "second" or "another". A comma also separates the last group when such words lead into it
+    ("John chose 36 and 48, Mary chose 60 and 96").
+    """
+    lead = {_stem(w) for w in _content(text[: values[0].start])}
+    last = len(values) - size
+    for boundary in range(size, len(values), size):
+        before, after = values[boundary - 1], values[boundary]
+        start, end = before.start + len(before.text), after.start
+        if end - start > MAX_GAP_CHARS:
+            return False
+        gap = "".join(
+            " " if any(a <= i < b for a, b in taken) else ch
+            for i, ch in enumerate(text[start:end], start)
+        )
+        cut = _separator(gap, comma=True)
+        if cut is None:
+            return False
+        trailing, leading = _content(gap[:cut]), _content(gap[cut:])
+        if len(trailing) > MAX_GAP_WORDS:
+            return False
+        repeated = _REPEAT & set(_content(gap))  # "do the same for ...": any words may follow
+        if not repeated and not all(w in _MARKERS or _stem(w) in lead for w in leading):
+            return False
+        if boundary == last and _separator(gap, comma=False) is None:
+            marked = any(w in _MARKERS for w in _content(gap))
+            if not marked and not leading:
+                return False  # "Paris, France"
+    return True
+
+
+def _stem(word: str) -> str:
+    """A word's first five letters: "calculate" and "calculation" lead in alike."""
+    return word[:5]
+
+
+def _separator(gap: str, *, comma: bool) -> int | None:
+    """Where the last separator of a gap between groups ends, if it has one."""
+    ends = [m.end() for m in re.finditer(r"[^\W\d_]+", gap) if m.group().lower() in _COORDINATORS]
+    ends += [m.end() for m in _BREAK.finditer(gap)]
+    if comma:
+        ends += [m.end() for m in re.finditer(",", gap)]
+    return max(ends, default=None)
+
+
+def _content(text: str) -> list[str]:
+    """The words of a text that carry meaning (stop words and coordinators left out)."""
+    words = (w.lower() for w in re.findall(r"[^\W\d_]+(?:'[^\W\d_]+)?", text))
+    return [w for w in words if w not in _values.STOPWORDS and w not in _COORDINATORS]
+
+
+def _enum_values(node: Any, depth: int = 0) -> list[Any]:
+    if depth > 8 or not isinstance(node, dict):
+        return []
+    found = list(node.get("enum") or ()) if isinstance(node.get("enum"), list) else []
+    for sub in (node.get("properties") or {}).values():
+        found += _enum_values(sub, depth + 1)
+    return found + _enum_values(node.get("items"), depth + 1)
+
+
+def _names_it(text: str, value: _values.Value) -> bool:
+    """A number right after a capitalised word is part of a name ("S&P 500", "Maroon 5")."""
+    before = text[: value.start].rstrip(" $")
+    word = before.rsplit(None, 1)[-1] if before.split() else ""
+    return (
+        before != text[: value.start]
+        and word[:1].isupper()
+        and word.lower().strip(",.;:") not in _values.LEADING_WORDS
+    )
+
+
+def _distinct(values: list[_values.Value]) -> list[_values.Value]:
+    """One value per place in the text (a percentage is offered two ways but is one value)."""
+    by_start = {v.start: v for v in reversed(values)}  # the first of each place
+    return sorted(by_start.values(), key=lambda v: v.start)
+
+
+def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """How many top-level parameters take a number, and a free string: (required, all).
+
+    Strings count only when required (optional names rarely come), grounded or not (a ticker
+    takes a company's name); `listed` counts required arrays.
+    """
+    counts = {"number": [0, 0], "string": [0, 0], "listed": [0, 0]}
+    properties = parameters.get("properties") or {}
+    required = set(parameters.get("required") or ())
+    for name, schema in properties.items():
+        if not isinstance(schema, dict):
+            continue
+        kind = None
+        if schema.get("type") == "array" and name in required:
+            kind = "listed"
+        elif schema.get("type") in ("number", "integer") and "enum" not in schema:
+            kind = "number"
+        elif name in required and _free_string(schema):
+            kind = "string"
+        if kind:
+            counts[kind][1] += 1
+            counts[kind][0] += name in required
+    return {kind: (low, high) for kind, (low, high) in counts.items()}
+
+
+def _free_string(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and not any(k in schema for k in ("enum", "const"))
