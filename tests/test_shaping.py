@@ -417,7 +417,8 @@ def test_scaled_numbers_are_read_whole_and_optional_numbers_stay_free() -> None:
     text = "Dividend per share with 100 million shares and a payout of $50M?"
     (call,) = plan_calls(text, [tool], "dividend", lambda _: None, CallShaping())
     props = call.parameters["properties"]
-    assert props["payout"]["enum"] == [100_000_000, 50_000_000]
+    assert props["payout"]["enum"] == [50_000_000]  # "a payout of": the number named beside it
+    assert props["shares"]["enum"] == [100_000_000]
     assert "rounding" not in props  # optional and not named: its default applies
     kept = plan_calls(text, [tool], "dividend", lambda _: None, CallShaping(omit_optional=False))
     assert "enum" not in kept[0].parameters["properties"]["rounding"]  # free, not grounded
@@ -459,3 +460,85 @@ def test_currency_and_language_codes_come_from_the_names_the_request_uses() -> N
     (free,) = plan_calls("Translate 'thank you'.", [translate], "translate",
                          lambda _: None, CallShaping())  # fmt: skip
     assert "enum" not in free.parameters["properties"]["target"]  # no language named: free
+
+
+def test_a_number_goes_to_the_parameter_named_beside_it() -> None:
+    (call,) = plan_calls(
+        "A triangle with a height of 15 and a base of 12.", [AREA], "area", lambda _: None,
+        CallShaping(),
+    )  # fmt: skip
+    properties = call.parameters["properties"]
+    assert properties["base"]["enum"] == [12] and properties["height"]["enum"] == [15]
+    fuel = schema_tool(
+        "emissions",
+        {"fuel_efficiency": {"type": "number"}, "efficiency_drop": {"type": "number"}},
+        ["fuel_efficiency", "efficiency_drop"],
+    )
+    (call,) = plan_calls(
+        "A car with a fuel efficiency of 25 MPG and a drop of 2 each year.", [fuel],
+        "emissions", lambda _: None, CallShaping(),
+    )  # fmt: skip
+    assert call.parameters["properties"]["fuel_efficiency"]["enum"] == [25]
+    assert call.parameters["properties"]["efficiency_drop"]["enum"] == [2]
+
+
+def test_a_span_goes_to_the_parameter_named_before_it() -> None:
+    sculpture = schema_tool(
+        "sculpture",
+        {"artist": {"type": "string"}, "title": {"type": "string"}},
+        ["artist", "title"],
+    )
+    (call,) = plan_calls(
+        "Find the size of the sculpture with title 'David' by Michelangelo.", [sculpture],
+        "sculpture", lambda _: None, CallShaping(),
+    )  # fmt: skip
+    properties = call.parameters["properties"]
+    assert "David" in properties["title"]["enum"]
+    assert all(s.startswith("David") for s in properties["title"]["enum"])
+    assert (
+        "Michelangelo" in properties["artist"]["enum"]
+        and "David" not in properties["artist"]["enum"]
+    )
+
+
+FORECAST = schema_tool("forecast", {"city": {"type": "string"}}, ["city"])
+AIR = schema_tool("air_quality", {"city": {"type": "string"}}, ["city"])
+EMAIL = schema_tool(
+    "email", {"to": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}},
+    ["to", "subject", "body"],
+)  # fmt: skip
+CALENDAR = schema_tool("calendar", {"title": {"type": "string"}}, ["title"])
+
+
+def word_route(text: str) -> str | None:
+    lowered = text.lower()
+    for word, name in (("air", "air_quality"), ("forecast", "forecast"), ("email", "email"),
+                       ("body", "calendar")):  # fmt: skip
+        if word in lowered:
+            return name
+    return None
+
+
+def test_conjuncts_routed_to_different_tools_are_separate_calls() -> None:
+    tools = [FORECAST, AIR, EMAIL, CALENDAR]
+    calls = plan_calls(
+        "Give me the forecast for Oslo and the air quality there.", tools, "forecast",
+        word_route, CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == ["forecast", "air_quality"]
+    calls = plan_calls(
+        "Email ann@example.com with the subject 'Lunch' and the body 'See you at noon'.", tools,
+        "email", word_route, CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == ["email"]  # "the body ..." is an argument of it
+    assert _values.conjuncts("Pick a number between 1 and 100") == [
+        "Pick a number between 1 and 100"
+    ]
+
+
+def test_each_call_of_a_list_takes_the_enum_value_its_own_part_names() -> None:
+    first, second = plan(
+        "Weather in Chicago in fahrenheit, and in Berlin in celsius.", "get_weather"
+    )
+    assert first.parameters["properties"]["unit"]["enum"] == ["fahrenheit"]
+    assert second.parameters["properties"]["unit"]["enum"] == ["celsius"]

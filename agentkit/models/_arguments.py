@@ -34,6 +34,12 @@ _KINDS = (
     (r"url|link|website", r"\burl\b|web address|link to", r"\S*(\w\.\w|/)\S*"),
 )
 """Strings of a recognisable kind: a span offered for them must look like one."""
+_PROPER = re.compile(
+    r"city|country|location|place|artist|author|player|team|company|actor|director|person|"
+    r"brand|museum|hotel|restaurant|composer|singer|band|athlete|species",
+    re.IGNORECASE,
+)
+"""Parameters that take a proper name: offered the request's names (capitalised or quoted)."""
 _NEGATION = re.compile(r"\b(no|not|without|don't|do not|never|exclude|excluding)\b")
 _GENERIC_WORDS = frozenset("type name value data number list info item items mode".split())
 
@@ -46,15 +52,16 @@ def shape_arguments(
     *,
     other_numbers: Collection[int] = (),
     other_names: Collection[str] = (),
+    own: str = "",
 ) -> dict[str, Any]:
     """A copy of `parameters` shaped for one call serving `text` of the request `query`.
 
     `other_numbers` (their offsets in `text`) and `other_names` belong to the other calls of a
-    parallel intent and are not offered to this one.
+    parallel intent and are not offered to this one; `own` is this call's part of `text`.
     """
     shaped = copy.deepcopy(parameters)
     if shaping.surface_optional:
-        _surface(shaped, query)
+        _surface(shaped, query, own or text)
     if shaping.omit_optional:
         _omit_unnamed(shaped)
     if shaping.ground:
@@ -66,10 +73,108 @@ def shape_arguments(
 
         spans = _Spans(text, offered(), offered({"from"}), offered({"to", "into"}))
         properties = shaped.get("properties") or {}
-        for name in shaped.get("required") or ():  # an optional value is often a default
-            if isinstance(properties.get(name), dict):
-                _ground(properties[name], name, spans, numbers, depth=1)
+        required = [n for n in shaped.get("required") or () if isinstance(properties.get(n), dict)]
+        bound = _bound_numbers(text, properties, required, numbers)
+        named = _bound_spans(text, properties, required, spans)
+        for name in required:  # an optional value is often a default
+            _ground(properties[name], name, named.get(name, spans), bound.get(name, numbers), 1)
     return shaped
+
+
+_OPENING = " \"'\u2018\u201c"
+_UNTIL_VALUE = re.compile(r"[.,;:!?\"'\u2018\u2019\u201c\u201d]|\b[A-Z]\w*|\b(?:and|or|but)\b")
+
+
+def _bound_spans(
+    text: str, properties: dict[str, Any], names: list[str], spans: _Spans
+) -> dict[str, _Spans]:
+    """The spans each free-text parameter may take, by the words that stand before them.
+
+    As for numbers: a span written after a word of a parameter's name ("the title 'David'",
+    "the species 'Homo sapiens'") goes to that parameter, which then takes only such spans;
+    the other string parameters are offered the rest.
+    """
+    strings = [n for n in names if groundable_string(n, properties[n])]
+    if len(strings) < 2:
+        return {}
+    keys = {n: _name_words(n) for n in strings}
+    claims: dict[str, set[str]] = {}
+    for span in spans.every:
+        at = text.find(span)
+        before = _UNTIL_VALUE.split(text[max(0, at - 40) : max(at, 0)].rstrip(_OPENING))[-1]
+        words = re.findall(r"\b[a-z]+\b", before)[-3:]  # back to a quote, a name, an "and"
+        claims[span] = {n for n in strings if any(_alike(k, w) for k in keys[n] for w in words)}
+    out = {}
+    for name in strings:
+        mine = {s for s, c in claims.items() if name in c}
+        rest = {s for s, c in claims.items() if not c}
+        allowed = mine or rest
+        if allowed:
+            out[name] = _Spans(
+                text,
+                [s for s in spans.every if s in allowed],
+                [s for s in spans.after_from if s in allowed],
+                [s for s in spans.after_to if s in allowed],
+            )
+    return out
+
+
+def _bound_numbers(
+    text: str, properties: dict[str, Any], names: list[str], numbers: list[_values.Value]
+) -> dict[str, list[_values.Value]]:
+    """The numbers each number parameter may take, by the words that stand beside them.
+
+    A number written next to a word of a parameter's name ("a base of 12", "weighs 80 kg",
+    "for 5 years") goes to that parameter (to the one with most such words: "fuel efficiency
+    of 25" is `fuel_efficiency`'s, not `efficiency_reduction`'s), which then takes only such
+    numbers; the other parameters are offered the rest (when any is left).
+    """
+    numeric = [
+        n
+        for n in names
+        if properties[n].get("type") in ("number", "integer")
+        and not any(k in properties[n] for k in ("enum", "const"))
+    ]
+    if len(numeric) < 2:
+        return {}
+    keys = {n: _name_words(n) for n in numeric}
+    claims = []
+    for value in numbers:
+        beside = _beside(text, value)
+        scores = {n: sum(any(_alike(k, w) for w in beside) for k in keys[n]) for n in numeric}
+        best = max(scores.values())
+        claims.append({n for n, score in scores.items() if score == best > 0})
+    out = {}
+    for name in numeric:
+        mine = [v for v, c in zip(numbers, claims, strict=True) if name in c]
+        rest = [v for v, c in zip(numbers, claims, strict=True) if not c]
+        out[name] = mine or rest or numbers
+    return out
+
+
+def _name_words(name: str) -> set[str]:
+    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").lower().split()
+    return {w for w in spaced if len(w) >= 3 and w not in _GENERIC_WORDS | _values.STOPWORDS}
+
+
+def _beside(text: str, value: _values.Value) -> list[str]:
+    """The words that describe a number: those just before it, and the one just after.
+
+    Up to four before, back to the previous number or sentence ("a height of 15"), and one after
+    ("12 meters", "5 years").
+    """
+    before = re.split(r"[\d.;!?]", text[max(0, value.start - 60) : value.start])[-1]
+    after = re.split(r"[\d,.;!?]", text[value.start + len(value.text) :][:30])[0]
+    words = re.findall(r"[a-z]+", before.lower())[-4:] + re.findall(r"[a-z]+", after.lower())[:1]
+    return [w for w in words if w not in _values.STOPWORDS]
+
+
+def _alike(key: str, word: str) -> bool:
+    """Whether two words are the same word, near enough ("weight", "weighs"; "year", "years")."""
+    if len(key) >= 5 and len(word) >= 5:
+        return key[:5] == word[:5]
+    short, long = sorted((key, word), key=len)
+    return len(short) >= 3 and long.startswith(short)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,19 +199,26 @@ _SOURCE = re.compile(r"(^|_)(from|origin|source|src|start|departure)($|_)|^from[
 _TARGET = re.compile(r"(^|_)(to|destination|dest|target|end|arrival)($|_)|^to[A-Z]", re.I)
 
 
-def _surface(parameters: dict[str, Any], query: str) -> None:
-    """Make the optional parameters that `query` names required (enums narrowed)."""
+def _surface(parameters: dict[str, Any], query: str, own: str) -> None:
+    """Make the optional parameters that `query` names required (enums narrowed).
+
+    An enum is narrowed to the values `own` (the call's own part of the request: "in Chicago
+    in fahrenheit, and in Berlin in celsius") names, else to those the request names.
+    """
     properties = parameters.get("properties")
     if not isinstance(properties, dict):
         return
     required = list(parameters.get("required") or ())
-    lowered = query.lower()
+    lowered, mine = query.lower(), own.lower()
     for name, schema in properties.items():
         if name in required or not isinstance(schema, dict):
             continue
         enum = schema.get("enum")
         if isinstance(enum, list):
-            named = [v for v in enum if isinstance(v, str) and _mentions(lowered, v)]
+            strings = [v for v in enum if isinstance(v, str)]
+            named = [v for v in strings if _mentions(mine, v)] or [
+                v for v in strings if _mentions(lowered, v)
+            ]
             if named:
                 schema["enum"] = named
                 required.append(name)
@@ -144,11 +256,7 @@ def _names_parameter(lowered: str, name: str) -> bool:
 
 
 def _ground(
-    node: dict[str, Any],
-    name: str,
-    spans: _Spans,
-    numbers: list[_values.Value],
-    depth: int,
+    node: dict[str, Any], name: str, spans: _Spans, numbers: list[_values.Value], depth: int
 ) -> None:
     if depth > 8:
         return
@@ -173,7 +281,7 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
     if codes:
         node["enum"] = codes
     elif groundable_string(name, node) and spans.every:
-        fitting = _of_kind(name, node, spans.for_parameter(name))
+        fitting = _of_kind(name, node, spans.for_parameter(name), spans.text)
         if fitting:
             node["enum"] = fitting
 
@@ -205,12 +313,15 @@ def _coded(name: str, node: dict[str, Any], text: str) -> list[str]:
 _AIMED = re.compile(r"\b(to|into|in)\s+(the\s+|a\s+)?$", re.IGNORECASE)
 
 
-def _of_kind(name: str, node: dict[str, Any], spans: list[str]) -> list[str]:
-    """The spans that can be this string: an email address for an email, say (none: free)."""
+def _of_kind(name: str, node: dict[str, Any], spans: list[str], text: str) -> list[str]:
+    """The spans that can be this string: an email address for an email, a name for a city."""
     description = str(node.get("description", ""))
     for names, described, holds in _KINDS:
         if re.search(names, name, re.I) or re.search(described, description, re.I):
             return [s for s in spans if re.fullmatch(holds, s)]
+    if _PROPER.search(name):  # a city, an artist, a team: a name the request writes, if any
+        named = {str(v.value) for v in _values.names(text)}
+        return [s for s in spans if s in named] or spans
     return spans
 
 

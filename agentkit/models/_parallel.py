@@ -61,6 +61,8 @@ class Share:
 
     other_numbers: frozenset[int] = frozenset()  # start offsets in the intent's text
     other_names: tuple[str, ...] = ()
+    own: tuple[int, int] | None = None
+    """Where this call's part of the intent's text is: from its values to the next call's."""
 
 
 def shares(tool: Tool, text: str) -> list[Share]:
@@ -80,6 +82,9 @@ def shares(tool: Tool, text: str) -> list[Share]:
     if calls < 2:
         return [Share()]
     out = []
+    leading = next(k for k, (c, _) in counts.items() if c == calls)
+    step = counts[leading][1]
+    starts = [0, *(found[leading][i * step].start for i in range(1, calls)), len(text)]
     for index in range(calls):
         other_numbers: set[int] = set()
         other_names: list[str] = []
@@ -92,9 +97,10 @@ def shares(tool: Tool, text: str) -> list[Share]:
             if kind == "number":
                 other_numbers.update(v.start for v in others)
             else:  # a name shared by two calls ("to Los Angeles, then from Los Angeles") stays
-                own = {str(v.value) for v in mine}
-                other_names.extend(str(v.value) for v in others if str(v.value) not in own)
-        out.append(Share(frozenset(other_numbers), tuple(other_names)))
+                kept = {str(v.value) for v in mine}
+                other_names.extend(str(v.value) for v in others if str(v.value) not in kept)
+        part = (starts[index], starts[index + 1])
+        out.append(Share(frozenset(other_numbers), tuple(other_names), part))
     return out
 
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-__all__ = ["Value", "clauses", "names", "numbers", "spans"]
+__all__ = ["Value", "clauses", "conjuncts", "names", "numbers", "spans"]
 
 MAX_WORDS = 200
 """Words of a request read for values (the rest offers none)."""
@@ -59,6 +59,9 @@ _CLAUSE = re.compile(
     r"|,\s+and\s+(?=(?:the|a|an)\b)",
     re.IGNORECASE,
 )
+_CONJUNCT = re.compile(r",?\s+and\s+|,\s+", re.IGNORECASE)
+MAX_CONJUNCTS = 8
+"""The most parts a clause is cut into by `conjuncts`."""
 _LEAD = re.compile(r"^(?:and\s+)?(?:also|then|additionally|plus)\b,?\s*", re.IGNORECASE)
 NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -239,6 +242,26 @@ def clauses(text: str) -> list[str]:
     """The request cut where a new request may begin: sentences, "also", "then", ", and the"."""
     parts = [_LEAD.sub("", p.strip()) for p in _CLAUSE.split(text[: _limit(text)])]
     return [p for p in parts if p and any(ch.isalnum() for ch in p)]
+
+
+def conjuncts(clause: str) -> list[str]:
+    """The parts of a clause joined by "and" ("A and B", "A, B and C"), if each says something.
+
+    Commas cut only in a list that ends with "and"; quoted text is never cut; every part holds
+    at least two words of letters ("between 1 and 100" is one part); at most `MAX_CONJUNCTS`.
+    """
+    quoted = [(m.start(), m.end()) for m in QUOTED.finditer(clause)]
+    cuts = [m for m in _CONJUNCT.finditer(clause) if not any(a <= m.start() < b for a, b in quoted)]
+    while cuts and "and" not in cuts[-1].group().lower():
+        cuts.pop()  # commas after the last "and" are no list
+    parts, start = [], 0
+    for match in cuts[: MAX_CONJUNCTS - 1]:
+        parts.append(clause[start : match.start()].strip())
+        start = match.end()
+    parts.append(clause[start:].strip())
+    if any(len(re.findall(r"[^\W\d_]{2,}", p)) < 2 for p in parts):
+        return [clause]
+    return parts
 
 
 def _number_word(word: str) -> int | float | None:

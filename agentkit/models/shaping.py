@@ -6,13 +6,17 @@ named left out) and the number of calls (one call where "Paris and Tokyo" needs 
 shaping fixes these through the grammar and the prompt, not the weights:
 
 - `split_intents`: the request is cut into clauses ("..., and the LCM of 15 and 25", "Also
-  ..."); each clause the router sends to a tool is one intent, and an intent whose values come
-  in a multiple of what its tool takes ("factorial of 5, 10 and 15") is several calls. The
-  grammar then requires exactly those calls, in order, each naming its tool.
+  ...") and a clause into its conjuncts when they ask for different tools ("the forecast for
+  Oslo and the air quality there"); each part the router sends to a tool is one intent, and an
+  intent whose values come in a multiple of what its tool takes is several calls when the
+  groups form a list ("factorial of 5, 10 and 15"; "The first triangle has a base of 12 ...
+  The second triangle has a base of 18 ...", `_parallel`). The grammar then requires exactly
+  those calls, in order, each naming its tool.
 - `ground`: a free-text string argument must be a span of the words of its intent (a
   name, a quoted text, a run of words), and a number one of the numbers written there (`12,000`,
-  `$30.45`, `three`); in a parallel intent each call gets its own share of the values.
-  Arguments that ask for codes, identifiers, formats or expressions stay free.
+  `$30.45`, `three`); in a parallel intent each call gets its own share of the values. A value
+  written beside a word of a parameter's name goes to that parameter ("a height of 15", "the
+  title 'David'"). Arguments that ask for codes, identifiers, formats or expressions stay free.
 - `surface_optional`: an optional argument the request names (an enum value such as
   "fahrenheit", or the parameter's own words, "with details") becomes required, and an enum
   is narrowed to the values named.
@@ -139,6 +143,7 @@ def plan_calls(
                 shaping,
                 other_numbers=share.other_numbers,
                 other_names=share.other_names,
+                own=text[slice(*share.own)] if share.own else "",
             )
             planned.append(PlannedCall(tool, parameters, text))
     return planned[:MAX_PLANNED_CALLS]
@@ -165,15 +170,12 @@ def _intents(
     intent before them, with the words between as the request writes them (whether an
     intent is then several calls is for `_parallel.shares` to say).
     """
-    parts = _values.clauses(query)
-    if len(parts) < 2:
+    units = _units(query, route, by_name)
+    if len(units) < 2:
         return []
     spans: list[tuple[Tool, int, int]] = []  # each intent's tool, and where it is in the query
-    cursor, lead = 0, None
-    for part in parts:
-        start = query.find(part, cursor)
-        cursor = end = start + len(part)
-        name = route(part)
+    lead = None
+    for start, end, name in units:
         if name in by_name and not (spans and spans[-1][0].name == name):
             spans.append((by_name[name], start if lead is None else lead, end))
             lead = None
@@ -185,6 +187,48 @@ def _intents(
     if all(tool.name != chosen for tool, _ in intents) and len(intents) == 1:
         return []
     return intents
+
+
+def _units(
+    query: str, route: Callable[[str], str | None], by_name: dict[str, Tool]
+) -> list[tuple[int, int, str | None]]:
+    """The request's clauses, where each is, and the tool each is routed to.
+
+    A clause whose conjuncts ("the forecast for Vancouver and the air quality there") are
+    routed to two or more different tools counts as those conjuncts instead, unless one names
+    a parameter of the clause's own tool ("with the subject 'Hi' and the body 'Call me'").
+    """
+    units: list[tuple[int, int, str | None]] = []
+    cursor = 0
+    for part in _values.clauses(query):
+        start = query.find(part, cursor)
+        cursor = start + len(part)
+        whole = route(part)
+        pieces = _values.conjuncts(part)
+        names = [route(piece) for piece in pieces] if len(pieces) > 1 else []
+        if len({n for n in names if n in by_name}) < 2 or _argues(
+            pieces[1:], by_name.get(whole or "")
+        ):
+            pieces, names = [part], [whole]
+        offset = start
+        for piece, name in zip(pieces, names, strict=True):
+            at = query.find(piece, offset)
+            offset = at + len(piece)
+            units.append((at, offset, name))
+    return units
+
+
+def _argues(pieces: list[str], tool: Tool | None) -> bool:
+    """Whether a piece names a parameter of `tool` (it gives an argument, not a request)."""
+    if tool is None:
+        return False
+    names = {
+        word
+        for name in tool.parameters.get("properties") or {}
+        for word in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name.lower())
+        if len(word) > 2
+    }
+    return any(names & set(re.findall(r"[a-z]+", piece.lower())) for piece in pieces)
 
 
 _DISPLAYED: weakref.WeakKeyDictionary[Tool, Tool] = weakref.WeakKeyDictionary()
