@@ -84,13 +84,15 @@ def admits(schema: dict[str, Any], value: Any) -> bool:
         return all(admits(schema["items"], v) for v in value)
     if kind == "object" and isinstance(value, dict):
         props = schema.get("properties") or {}
-        return all(admits(props[k], v) if isinstance(props.get(k), dict) else True
-                   for k, v in value.items())
+        return all(
+            admits(props[k], v) if isinstance(props.get(k), dict) else True
+            for k, v in value.items()
+        )
     return True
 
 
 def call_reachable(planned: PlannedCall, expected: dict[str, list[Any]]) -> str:
-    """"" when the expected call can be decoded under the plan, else why not."""
+    """The empty string when the expected call can be decoded under the plan, else why not."""
     properties = planned.parameters.get("properties") or {}
     required = set(planned.parameters.get("required") or ())
     for name, allowed in expected.items():
@@ -119,7 +121,7 @@ def plan_entry(router: EmbeddingRouter, shaping: CallShaping, entry: dict[str, A
 
 
 def judge(short: str, entry: dict[str, Any], routed: Any, planned: list[PlannedCall]) -> str:
-    """"" when right, else the first reason."""
+    """The empty string when right, else the first reason."""
     truth = entry.get("ground_truth") or []
     if short == "irrelevance":
         return "" if routed.tool_choice == "none" else f"calls {[p.tool.name for p in planned]}"
@@ -149,7 +151,9 @@ def judge(short: str, entry: dict[str, Any], routed: Any, planned: list[PlannedC
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="dev", choices=["dev", "heldout", "style", "bfcl", "live"])
+    parser.add_argument(
+        "--data", default="dev", choices=["dev", "heldout", "style", "bfcl", "live"]
+    )
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--categories", default=",".join(CATEGORIES))
     parser.add_argument("--show", action="store_true", help="print every miss")
