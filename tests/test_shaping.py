@@ -97,13 +97,14 @@ def test_values_in_a_multiple_of_the_parameters_make_that_many_calls() -> None:
     calls = plan("Find the factorial of 5, 7 and 9.", "factorial")
     assert [c.parameters["properties"]["n"]["enum"] for c in calls] == [[5], [7], [9]]
     (gcd,) = plan("What is the GCD of 96 and 128?", "gcd")  # two numbers fill two parameters
-    assert gcd.parameters["properties"]["a"]["enum"] == [96, 128]
+    properties = gcd.parameters["properties"]
+    assert (properties["a"]["enum"], properties["b"]["enum"]) == ([96], [128])  # in order
 
 
 def test_clauses_routed_to_different_tools_are_calls_in_order() -> None:
     calls = plan("Find the GCD of 96 and 128, and the LCM of 15 and 25.", "gcd")
     assert [c.tool.name for c in calls] == ["gcd", "lcm"]
-    assert calls[1].parameters["properties"]["b"]["enum"] == [15, 25]
+    assert calls[1].parameters["properties"]["b"]["enum"] == [25]  # its own, in order
 
 
 def test_without_splitting_a_request_is_one_call_of_the_chosen_tool() -> None:
@@ -444,7 +445,7 @@ def test_currency_and_language_codes_come_from_the_names_the_request_uses() -> N
     text = "How many Swiss francs do I get for 1,200 US dollars?"
     (call,) = plan_calls(text, [convert], "convert", lambda _: None, CallShaping())
     props = call.parameters["properties"]
-    assert (props["from_currency"]["enum"], props["to_currency"]["enum"]) == (["CHF"], ["USD"])
+    assert (props["from_currency"]["enum"], props["to_currency"]["enum"]) == (["USD"], ["CHF"])
     text = "I have 1,500 Canadian dollars. How much is that in euros?"
     (call,) = plan_calls(text, [convert], "convert", lambda _: None, CallShaping())
     props = call.parameters["properties"]
@@ -542,3 +543,167 @@ def test_each_call_of_a_list_takes_the_enum_value_its_own_part_names() -> None:
     )
     assert first.parameters["properties"]["unit"]["enum"] == ["fahrenheit"]
     assert second.parameters["properties"]["unit"]["enum"] == ["celsius"]
+
+
+def one_call(text: str, tool: Tool) -> dict[str, Any]:
+    (call,) = plan_calls(text, [tool], tool.name, lambda _: None, CallShaping())
+    properties: dict[str, Any] = call.parameters["properties"]
+    return properties
+
+
+def test_a_required_enum_takes_the_units_the_request_names_source_and_target() -> None:
+    units = ["mm", "cm", "m", "km", "in", "ft", "mi", "ml", "cup"]
+    convert = schema_tool(
+        "convert",
+        {
+            "value": {"type": "number"},
+            "from_unit": {"type": "string", "enum": units},
+            "to_unit": {"type": "string", "enum": units},
+        },
+        ["value", "from_unit", "to_unit"],
+    )
+    props = one_call("Convert 5km to miles.", convert)
+    assert (props["from_unit"]["enum"], props["to_unit"]["enum"]) == (["km"], ["mi"])
+    props = one_call("How many milliliters is 3.5 cups?", convert)  # the target comes first
+    assert (props["from_unit"]["enum"], props["to_unit"]["enum"]) == (["cup"], ["ml"])
+    props = one_call("Convert 12 parsecs into something else", convert)
+    assert props["from_unit"]["enum"] == units  # nothing named: the schema's own values
+    scale = schema_tool(
+        "temp",
+        {"value": {"type": "number"}, "to": {"type": "string", "enum": ["C", "F", "K"]}},
+        ["value", "to"],
+    )
+    assert one_call("Turn 20°C into Fahrenheit", scale)["to"]["enum"] == ["F"]
+    assert one_call("Put 20 in the oven", scale)["to"]["enum"] == ["C", "F", "K"]  # no "in"
+
+
+def test_unit_symbols_and_tickers_come_from_the_names_the_request_uses() -> None:
+    convert = schema_tool(
+        "convert_units",
+        {
+            "value": {"type": "number"},
+            "from_unit": {"type": "string", "description": "Symbol of the unit, e.g. 'kg'."},
+            "to_unit": {"type": "string", "description": "Symbol of the unit to convert into."},
+        },
+        ["value", "from_unit", "to_unit"],
+    )
+    first, second = plan_calls(
+        "Convert 5 km to miles and 3 kg to pounds.", [convert], "convert_units",
+        lambda _: None, CallShaping(),
+    )  # fmt: skip
+    assert [first.parameters["properties"][k]["enum"] for k in ("from_unit", "to_unit")] == [
+        ["km"], ["mi"]
+    ]  # fmt: skip
+    assert [second.parameters["properties"][k]["enum"] for k in ("from_unit", "to_unit")] == [
+        ["kg"], ["lb"]
+    ]  # fmt: skip
+    quote = schema_tool(
+        "quote", {"symbol": {"type": "string", "description": "The stock's ticker symbol"}},
+        ["symbol"],
+    )  # fmt: skip
+    calls = plan_calls(
+        "What are Microsoft, Amazon and Tesla trading at?", [quote], "quote", lambda _: None,
+        CallShaping(),
+    )  # fmt: skip
+    assert [c.parameters["properties"]["symbol"]["enum"] for c in calls] == [
+        ["MSFT"], ["AMZN"], ["TSLA"]
+    ]  # fmt: skip
+    assert "enum" not in one_call("What is Zorblax Corp trading at?", quote)["symbol"]
+
+
+def test_a_path_parameter_takes_the_paths_the_request_writes() -> None:
+    listing = schema_tool(
+        "list_directory",
+        {"path": {"type": "string", "description": "Directory path"}},
+        ["path"],
+    )
+    assert one_call("List the files in /var/log, hidden ones included.", listing)["path"][
+        "enum"
+    ] == ["/var/log"]
+    assert one_call("Open notes.txt please", listing)["path"]["enum"] == ["notes.txt"]
+    assert "enum" not in one_call("List my downloads folder", listing)["path"]
+
+
+def test_a_description_that_lists_choices_is_an_enum() -> None:
+    assert _values.options("Options are 'Standard', 'Deluxe', 'Suite'.") == [
+        "Standard", "Deluxe", "Suite"
+    ]  # fmt: skip
+    assert _values.options("The city, e.g. 'Paris' or 'Tokyo'.") == []
+    assert _values.options("A single 'quoted' word") == []
+    book = schema_tool(
+        "hotel_booking",
+        {
+            "city": {"type": "string"},
+            "room_type": {
+                "type": "string",
+                "description": "Room type, default 'Standard'. Options are 'Standard', 'Suite'.",
+            },
+            "display_format": {"type": "string", "description": "Either '12h' or '24h'."},
+        },
+        ["city"],
+    )
+    props = one_call("Book a room in Paris", book)
+    assert "room_type" in props  # named by its own word: one of the choices, not a guess
+    assert props["room_type"]["enum"] == ["Standard", "Suite"]
+    assert one_call("Book a suite in Paris", book)["room_type"]["enum"] == ["Suite"]
+    assert "display_format" not in props  # neither named nor chosen: left out
+
+
+def test_a_word_of_the_tools_name_or_another_parameter_names_no_optional_string() -> None:
+    cook = schema_tool(
+        "calculate_cooking_time",
+        {
+            "weight_kg": {"type": "number"},
+            "cooking_method": {"type": "string"},
+            "fuel_efficiency": {"type": "number"},
+            "efficiency_note": {"type": "string"},
+        },
+        ["weight_kg"],
+    )
+    props = one_call("How long to cook a 1.5 kg chicken at this efficiency?", cook)
+    assert "cooking_method" not in props  # "cook" names the tool
+    assert "efficiency_note" not in props  # "efficiency" is fuel_efficiency's word too
+    assert "fuel_efficiency" in props  # numbers are still named by their own words
+
+
+def test_numbers_left_unclaimed_go_to_the_parameters_in_order() -> None:
+    quadratic = schema_tool(
+        "solve",
+        {"a": {"type": "number"}, "b": {"type": "number"}, "c": {"type": "number"}},
+        ["a", "b", "c"],
+    )
+    props = one_call("Roots of the quadratic with coefficients 2, 3 and -4?", quadratic)
+    assert [props[k]["enum"] for k in "abc"] == [[2], [3], [-4]]
+
+
+def test_a_number_after_a_name_is_part_of_it_but_not_after_a_month() -> None:
+    found = [v.text for v in _values.names("Play Maroon 5 and Blink 182 from March 10")]
+    assert found == ["Maroon 5", "Blink 182", "March"]
+
+
+def test_one_name_parameter_beside_other_strings_makes_a_call_per_name() -> None:
+    concerts = schema_tool(
+        "find_concerts",
+        {
+            "location": {"type": "string", "description": "The city."},
+            "genre": {"type": "string"},
+            "date": {"type": "string"},
+        },
+        ["location", "genre", "date"],
+    )
+    calls = plan_calls(
+        "Find classical concerts near Berlin and Paris next Friday.", [concerts],
+        "find_concerts", lambda _: None, CallShaping(),
+    )  # fmt: skip
+    assert [c.parameters["properties"]["location"]["enum"][0] for c in calls] == [
+        "Berlin", "Paris"
+    ]  # fmt: skip
+    route = schema_tool(
+        "distance",
+        {"start_city": {"type": "string"}, "end_city": {"type": "string"}},
+        ["start_city", "end_city"],
+    )
+    assert len(plan_calls(
+        "The distance between Berlin and Paris", [route], "distance", lambda _: None,
+        CallShaping(),
+    )) == 1  # fmt: skip

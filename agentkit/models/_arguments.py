@@ -19,7 +19,7 @@ from agentkit.models import _codes, _values
 if TYPE_CHECKING:
     from agentkit.models.shaping import CallShaping
 
-__all__ = ["groundable_string", "shape_arguments"]
+__all__ = ["groundable_string", "shape_arguments", "takes_name"]
 
 _CODE_LIKE = re.compile(
     r"\b(codes?|iso|abbreviat\w*|symbols?|tickers?|formats?|formatted|urls?|uri|paths?|ids?|"
@@ -28,12 +28,21 @@ _CODE_LIKE = re.compile(
     re.IGNORECASE,
 )
 _KINDS = (
-    # (a parameter name of the kind, a description of it, what a span of the kind holds)
-    (r"e-?mail|recipient", r"e-?mail address", r"[^\s@]+@[^\s@]+"),
-    (r"phone|mobile|cell", r"(phone|telephone|mobile) number", r"\+?[\d\s().-]{7,}"),
-    (r"url|link|website", r"\burl\b|web address|link to", r"\S*(\w\.\w|/)\S*"),
+    # (a parameter name of the kind, a description of it, what a value of the kind looks like)
+    (r"e-?mail|recipient", r"e-?mail address", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    (r"phone|mobile|cell", r"(phone|telephone|mobile) number", r"\+?\d[\d ().-]{5,}\d"),
+    (
+        r"url|link|website",
+        r"\burl\b|web address|link to",
+        r"https?://\S+|www\.\S+|[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|ai|edu|gov)\b\S*",
+    ),
+    (
+        r"(^|_)(path|file|filename|filepath|dir|directory|folder)($|_)|^(file|dir)[A-Z]",
+        r"\bpath\b|\bdirectory\b",
+        r"(?<![\w/])(?:~|\.{1,2})?/[\w.@~+/-]*|\b[\w-]+\.[A-Za-z][A-Za-z0-9]{0,4}\b",
+    ),
 )
-"""Strings of a recognisable kind: a span offered for them must look like one."""
+"""Strings of a recognisable kind: offered the values of the kind the request writes."""
 _PROPER = re.compile(
     r"city|country|location|place|artist|author|player|team|company|actor|director|person|"
     r"brand|museum|hotel|restaurant|composer|singer|band|athlete|species",
@@ -53,15 +62,17 @@ def shape_arguments(
     other_numbers: Collection[int] = (),
     other_names: Collection[str] = (),
     own: str = "",
+    tool_name: str = "",
 ) -> dict[str, Any]:
     """A copy of `parameters` shaped for one call serving `text` of the request `query`.
 
     `other_numbers` (their offsets in `text`) and `other_names` belong to the other calls of a
-    parallel intent and are not offered to this one; `own` is this call's part of `text`.
+    parallel intent and are not offered to this one; `own` is this call's part of `text`;
+    `tool_name` is the name of the tool (its words name the tool, not an optional parameter).
     """
     shaped = copy.deepcopy(parameters)
     if shaping.surface_optional:
-        _surface(shaped, query, own or text)
+        _surface(shaped, query, own or text, tool_name)
     if shaping.omit_optional:
         _omit_unnamed(shaped)
     if shaping.ground:
@@ -71,7 +82,7 @@ def shape_arguments(
             found = _values.spans(text, after=after)
             return [s for s in found if not any(name in s for name in other_names)]
 
-        spans = _Spans(text, offered(), offered({"from"}), offered({"to", "into"}))
+        spans = _Spans(text, offered(), offered({"from"}), offered({"to", "into"}), own, query)
         properties = shaped.get("properties") or {}
         required = [n for n in shaped.get("required") or () if isinstance(properties.get(n), dict)]
         bound = _bound_numbers(text, properties, required, numbers)
@@ -115,6 +126,8 @@ def _bound_spans(
                 [s for s in spans.every if s in allowed],
                 [s for s in spans.after_from if s in allowed],
                 [s for s in spans.after_to if s in allowed],
+                spans.own,
+                spans.query,
             )
     return out
 
@@ -127,7 +140,8 @@ def _bound_numbers(
     A number written next to a word of a parameter's name ("a base of 12", "weighs 80 kg",
     "for 5 years") goes to that parameter (to the one with most such words: "fuel efficiency
     of 25" is `fuel_efficiency`'s, not `efficiency_reduction`'s), which then takes only such
-    numbers; the other parameters are offered the rest (when any is left).
+    numbers; the other parameters are offered the rest (when any is left), each its own in
+    the order written when there are as many left as parameters.
     """
     numeric = [
         n
@@ -145,15 +159,18 @@ def _bound_numbers(
         best = max(scores.values())
         claims.append({n for n, score in scores.items() if score == best > 0})
     out = {}
+    rest = [v for v, c in zip(numbers, claims, strict=True) if not c]
     for name in numeric:
         mine = [v for v, c in zip(numbers, claims, strict=True) if name in c]
-        rest = [v for v, c in zip(numbers, claims, strict=True) if not c]
         out[name] = mine or rest or numbers
+    unclaimed = [n for n in numeric if not any(n in c for c in claims)]
+    if len(unclaimed) == len(rest) >= 2:  # "coefficients 2, 3 and -4": a, b, c in turn
+        out.update((name, [value]) for name, value in zip(unclaimed, rest, strict=True))
     return out
 
 
 def _name_words(name: str) -> set[str]:
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").lower().split()
+    spaced = re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower())
     return {w for w in spaced if len(w) >= 3 and w not in _GENERIC_WORDS | _values.STOPWORDS}
 
 
@@ -179,12 +196,18 @@ def _alike(key: str, word: str) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Spans:
-    """The spans offered to strings: all of them, and those after "from" and after "to"."""
+    """The spans offered to strings: all of them, and those after "from" and after "to".
+
+    `text` is the part of the request the call serves, `own` the call's own share of it (in a
+    parallel intent; else empty), `query` the whole request.
+    """
 
     text: str
     every: list[str]
     after_from: list[str]
     after_to: list[str]
+    own: str = ""
+    query: str = ""
 
     def for_parameter(self, name: str) -> list[str]:
         """A source or origin takes what follows "from", a target what follows "to"."""
@@ -199,35 +222,74 @@ _SOURCE = re.compile(r"(^|_)(from|origin|source|src|start|departure)($|_)|^from[
 _TARGET = re.compile(r"(^|_)(to|destination|dest|target|end|arrival)($|_)|^to[A-Z]", re.I)
 
 
-def _surface(parameters: dict[str, Any], query: str, own: str) -> None:
+def _surface(parameters: dict[str, Any], query: str, own: str, tool_name: str = "") -> None:
     """Make the optional parameters that `query` names required (enums narrowed).
 
-    An enum is narrowed to the values `own` (the call's own part of the request: "in Chicago
-    in fahrenheit, and in Berlin in celsius") names, else to those the request names.
+    An enum, or the choices a description lists ("Options are 'Standard', 'Deluxe'"), is
+    narrowed to the values `own` (the call's own part of the request: "in Chicago in
+    fahrenheit, and in Berlin in celsius") names, else to those the request names. A
+    parameter is also named by a distinctive word of its name (then a description's choices
+    are all offered); for a parameter that takes no number, a word that is not also one of the
+    tool's name or of another parameter's ("cook" does not name `cooking_method` of
+    `calculate_cooking_time`).
     """
     properties = parameters.get("properties")
     if not isinstance(properties, dict):
         return
     required = list(parameters.get("required") or ())
-    lowered, mine = query.lower(), own.lower()
+    names = [tool_name, *properties]
     for name, schema in properties.items():
-        if name in required or not isinstance(schema, dict):
-            continue
-        enum = schema.get("enum")
-        if isinstance(enum, list):
-            strings = [v for v in enum if isinstance(v, str)]
-            named = [v for v in strings if _mentions(mine, v)] or [
-                v for v in strings if _mentions(lowered, v)
-            ]
-            if named:
-                schema["enum"] = named
-                required.append(name)
-        elif _names_parameter(lowered, name):
+        if isinstance(schema, dict) and _surfaced(name, schema, required, query, own, names):
             required.append(name)
-            if schema.get("type") == "boolean":  # "with details": true; "without": false
-                schema["enum"] = [not _NEGATION.search(lowered)]
     if required:
         parameters["required"] = required
+
+
+def _surfaced(
+    name: str, schema: dict[str, Any], required: list[str], query: str, own: str, names: list[str]
+) -> bool:
+    """Narrow one parameter to the values the request names; whether it becomes required.
+
+    `names` are the tool's name and its parameters' (whose words name no other string).
+    """
+    enum = schema.get("enum")
+    values = enum if isinstance(enum, list) else _choices(schema)
+    named = _named(name, values, own, query)
+    if named:
+        schema["enum"] = named
+    if name in required or isinstance(enum, list) or named:
+        return name not in required and bool(named)
+    numeric = schema.get("type") in ("number", "integer")
+    others = [] if numeric else [n for n in names if n != name]
+    reserved = set().union(*(_name_words(other) for other in others))
+    if not _names_parameter(query.lower(), name, reserved):
+        return False
+    if values:  # "in 24 hour format": one of the choices, not a guess
+        schema["enum"] = values
+    elif schema.get("type") == "boolean":  # "with details": true; "without": false
+        schema["enum"] = [not _NEGATION.search(query.lower())]
+    return True
+
+
+def _choices(schema: dict[str, Any]) -> list[str]:
+    """The values a free string's description lists as its choices."""
+    if schema.get("type") != "string" or "const" in schema:
+        return []
+    return _values.options(str(schema.get("description", "")))
+
+
+def _named(name: str, values: list[Any], own: str, query: str) -> list[str]:
+    """The string values the call's own part names, else those the whole request names.
+
+    Of two or more named, a target parameter takes the one aimed at ("to miles", "how many
+    milliliters") and a source the other (`_aim`).
+    """
+    strings = [v for v in values if isinstance(v, str)]
+    for text in (own, query):
+        found = _codes.enum_mentions(text, strings)
+        if found:
+            return [c.code for c in _aim(name, found, text)]
+    return []
 
 
 def _omit_unnamed(parameters: dict[str, Any]) -> None:
@@ -238,16 +300,17 @@ def _omit_unnamed(parameters: dict[str, Any]) -> None:
         parameters["properties"] = {k: v for k, v in properties.items() if k in required}
 
 
-def _mentions(lowered: str, value: str) -> bool:
-    words = value.replace("_", " ").lower().strip()
-    return bool(words) and re.search(rf"\b{re.escape(words)}\b", lowered) is not None
+def _names_parameter(lowered: str, name: str, reserved: Collection[str] = ()) -> bool:
+    """Whether the request uses a distinctive word of the parameter's name (`maxCalories`).
 
-
-def _names_parameter(lowered: str, name: str) -> bool:
-    """Whether the request uses a distinctive word of the parameter's name (`maxCalories`)."""
+    Words in `reserved` (those of the tool's name and of its other parameters) are not
+    distinctive.
+    """
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").lower().split()
     for word in spaced:
         if len(word) < 4 or word in _GENERIC_WORDS or word in _values.STOPWORDS:
+            continue
+        if any(_alike(word, other) for other in reserved):
             continue
         stem = word[: max(4, len(word) - 3)]
         if re.search(rf"\b{re.escape(stem)}", lowered):
@@ -276,18 +339,25 @@ def _ground(
 
 
 def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
-    """A code the request names, else a span of it (of the parameter's kind), else free."""
-    codes = _coded(name, node, spans.text)
-    if codes:
-        node["enum"] = codes
-    elif groundable_string(name, node) and spans.every:
-        fitting = _of_kind(name, node, spans.for_parameter(name), spans.text)
+    """Offer a string the values its call's part of the request writes for it.
+
+    A code it names (else the first the whole request names), else a value of the parameter's
+    kind (an email address, a path), else a span of it; else the string stays free.
+    """
+    codes = _coded(name, node, spans.own) or _coded(name, node, spans.text)
+    if not codes and spans.query != spans.text:  # "For Amazon: the profile and the quote"
+        codes = _coded(name, node, spans.query)[:1]
+    kind = None if codes else (_of_kind(name, node, spans.own) or _of_kind(name, node, spans.text))
+    if codes or kind:
+        node["enum"] = codes or kind
+    elif kind is None and groundable_string(name, node) and spans.every:
+        fitting = _names_for(name, spans.for_parameter(name), spans.text)
         if fitting:
             node["enum"] = fitting
 
 
 def _coded(name: str, node: dict[str, Any], text: str) -> list[str]:
-    """The codes a currency (or language code) parameter may take: those the text names.
+    """The codes a currency, language, ticker or unit symbol may take: those the text names.
 
     With two named, a target takes the one after "to", "into" or "in" (else the last named)
     and a source the other (else the first).
@@ -299,27 +369,51 @@ def _coded(name: str, node: dict[str, Any], text: str) -> list[str]:
         found = _codes.mentioned(text, _codes.CURRENCIES)
     elif re.search(r"\blang|639", said) and _CODE_LIKE.search(said):
         found = _codes.mentioned(text, _codes.LANGUAGES)
+    elif re.search(r"ticker|stock symbol", said):
+        found = _codes.mentioned(text, _codes.TICKERS)
+    elif re.search(r"\bunits?\b|\bscale\b", said) and _CODE_LIKE.search(said):
+        found = _codes.enum_mentions(text, _codes.UNIT_SYMBOLS)
     else:
         return []
+    return [c.code for c in _aim(name, found, text)]
+
+
+def _aim(name: str, found: list[_codes.Code], text: str) -> list[_codes.Code]:
+    """Of the codes a text names, those a source or target parameter takes.
+
+    With two or more named, a target takes the one after "to", "into", "in" or "how many"
+    (else the last named) and a source the other (else the first); other parameters take all.
+    """
     if len(found) < 2 or not (_SOURCE.search(name) or _TARGET.search(name)):
-        return [c.code for c in found]
+        return found
     aimed = [c for c in found if _AIMED.search(text[max(0, c.start - 16) : c.start])]
     if _TARGET.search(name):
-        return [(aimed or found)[-1].code]
+        return [(aimed or found)[-1]]
     rest = [c for c in found if c not in aimed] if aimed else found
-    return [(rest or found)[0].code]
+    return [(rest or found)[0]]
 
 
-_AIMED = re.compile(r"\b(to|into|in)\s+(the\s+|a\s+)?$", re.IGNORECASE)
+_AIMED = re.compile(r"\b(?:(?:to|into|in)\s+(?:the\s+|a\s+)?|how\s+many\s+)$", re.IGNORECASE)
 
 
-def _of_kind(name: str, node: dict[str, Any], spans: list[str], text: str) -> list[str]:
-    """The spans that can be this string: an email address for an email, a name for a city."""
+def _of_kind(name: str, node: dict[str, Any], text: str) -> list[str] | None:
+    """The values of the parameter's kind the text writes, if it is of a recognisable kind.
+
+    An email address for an email, a path for a path; None for a parameter of no such kind.
+    """
+    if node.get("type") != "string" or any(k in node for k in ("enum", "const")):
+        return None
     description = str(node.get("description", ""))
     for names, described, holds in _KINDS:
         if re.search(names, name, re.I) or re.search(described, description, re.I):
-            return [s for s in spans if re.fullmatch(holds, s)]
-    if _PROPER.search(name):  # a city, an artist, a team: a name the request writes, if any
+            found = (m.group().rstrip(".,;:!?)'\"") for m in re.finditer(holds, text[:10_000]))
+            return list(dict.fromkeys(v for v in found if v))
+    return None
+
+
+def _names_for(name: str, spans: list[str], text: str) -> list[str]:
+    """The spans a string may take: a name the request writes for a city, an artist, a team."""
+    if _PROPER.search(name):
         named = {str(v.value) for v in _values.names(text)}
         return [s for s in spans if s in named] or spans
     return spans
@@ -340,6 +434,18 @@ def _numbers_for(node: dict[str, Any], numbers: list[_values.Value]) -> list[int
             continue
         allowed.append(value)
     return allowed
+
+
+_NAMED_IN_DESCRIPTION = re.compile(r"\b(city|country|location|place|name of)\b", re.IGNORECASE)
+
+
+def takes_name(name: str, schema: dict[str, Any]) -> bool:
+    """Whether a free string takes a proper name (a city, an artist, a team)."""
+    if schema.get("type") != "string" or any(k in schema for k in ("enum", "const")):
+        return False
+    return bool(
+        _PROPER.search(name) or _NAMED_IN_DESCRIPTION.search(str(schema.get("description", "")))
+    )
 
 
 def groundable_string(name: str, schema: dict[str, Any]) -> bool:

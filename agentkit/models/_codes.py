@@ -1,4 +1,4 @@
-"""Standard codes a request names in words: languages (ISO 639-1) and currencies (ISO 4217).
+"""Codes a request names in words: languages (ISO 639-1), currencies (ISO 4217), units, tickers.
 
 A parameter that asks for a language or currency *code* cannot take a span of the request
 ("Spanish", "Canadian dollars"); these tables give the code of what the request names, which
@@ -16,7 +16,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["CURRENCIES", "LANGUAGES", "Code", "mentioned"]
+__all__ = [
+    "CURRENCIES",
+    "LANGUAGES",
+    "TICKERS",
+    "UNITS",
+    "UNIT_SYMBOLS",
+    "Code",
+    "enum_mentions",
+    "mentioned",
+]
 
 LANGUAGES = {
     "english": "en", "spanish": "es", "french": "fr", "german": "de", "italian": "it",
@@ -48,6 +57,44 @@ CURRENCIES = {
 """Currency names (singular; plurals are matched too) and codes to ISO 4217 codes."""
 
 
+TICKERS = {
+    "apple": "AAPL", "microsoft": "MSFT", "amazon": "AMZN", "alphabet": "GOOGL",
+    "google": "GOOGL", "meta": "META", "facebook": "META", "tesla": "TSLA", "nvidia": "NVDA",
+    "netflix": "NFLX", "intel": "INTC", "amd": "AMD", "advanced micro devices": "AMD",
+    "ibm": "IBM", "oracle": "ORCL", "salesforce": "CRM", "adobe": "ADBE", "cisco": "CSCO",
+    "qualcomm": "QCOM", "broadcom": "AVGO", "paypal": "PYPL", "uber": "UBER", "airbnb": "ABNB",
+    "spotify": "SPOT", "shopify": "SHOP", "zoom": "ZM", "snowflake": "SNOW", "palantir": "PLTR",
+    "coinbase": "COIN", "walmart": "WMT", "costco": "COST", "target": "TGT", "home depot": "HD",
+    "nike": "NKE", "starbucks": "SBUX", "mcdonald's": "MCD", "mcdonalds": "MCD",
+    "coca-cola": "KO", "coca cola": "KO", "pepsico": "PEP", "pepsi": "PEP", "disney": "DIS",
+    "walt disney": "DIS", "boeing": "BA", "ford": "F", "general motors": "GM",
+    "general electric": "GE", "exxon": "XOM", "exxonmobil": "XOM", "exxon mobil": "XOM",
+    "chevron": "CVX", "jpmorgan": "JPM", "jp morgan": "JPM", "goldman sachs": "GS",
+    "morgan stanley": "MS", "bank of america": "BAC", "wells fargo": "WFC", "citigroup": "C",
+    "visa": "V", "mastercard": "MA", "berkshire hathaway": "BRK.B", "johnson & johnson": "JNJ",
+    "pfizer": "PFE", "moderna": "MRNA", "merck": "MRK", "procter & gamble": "PG",
+    "verizon": "VZ", "at&t": "T", "comcast": "CMCSA", "alibaba": "BABA", "sony": "SONY",
+    "toyota": "TM", "samsung": "005930.KS", "tsmc": "TSM", "asml": "ASML", "sap": "SAP",
+}  # fmt: skip
+"""Well-known companies to their primary ticker symbols."""
+
+UNITS = {
+    "millimeter": "mm", "centimeter": "cm", "meter": "m", "kilometer": "km", "inch": "in",
+    "inches": "in", "foot": "ft", "feet": "ft", "yard": "yd", "mile": "mi", "milligram": "mg",
+    "gram": "g", "kilogram": "kg", "kilo": "kg", "tonne": "t", "ounce": "oz", "pound": "lb",
+    "lbs": "lb", "stone": "st", "milliliter": "ml", "liter": "l", "teaspoon": "tsp",
+    "tablespoon": "tbsp", "fluid ounce": "fl_oz", "fl oz": "fl_oz", "cup": "cup", "pint": "pint",
+    "quart": "qt", "gallon": "gal", "celsius": "C", "centigrade": "C", "fahrenheit": "F",
+    "kelvin": "K", "byte": "B", "kilobyte": "KB", "megabyte": "MB", "gigabyte": "GB",
+    "terabyte": "TB", "second": "s", "minute": "min", "hour": "h", "day": "d", "week": "wk",
+    "month": "mo", "year": "yr", "kilowatt": "kW", "watt": "W", "joule": "J", "calorie": "cal",
+    "kilocalorie": "kcal", "hectare": "ha", "acre": "ac", "square meter": "m2",
+    "square foot": "ft2", "square feet": "ft2", "mph": "mph", "knot": "kn",
+}  # fmt: skip
+"""Unit names (singular; plurals matched too) to their usual symbols."""
+UNIT_SYMBOLS = sorted(set(UNITS.values()))
+
+
 @dataclass(frozen=True, slots=True)
 class Code:
     """A code the request names: the code, and where its name starts."""
@@ -77,3 +124,52 @@ def mentioned(text: str, table: dict[str, str]) -> list[Code]:
         if code and all(c.code != code for c in out):
             out.append(Code(code, match.start()))
     return out
+
+
+_UNIT_NAMES: dict[str, list[str]] = {}
+for _name, _code in UNITS.items():
+    _UNIT_NAMES.setdefault(_code.lower(), []).append(_name)
+
+
+def enum_mentions(text: str, values: list[str]) -> list[Code]:
+    """The enum values `text` names, in order of mention (each once), by value or unit name.
+
+    A value is named as written ("business", "premium economy" for `premium_economy`, "MB"),
+    or by the name of the unit it abbreviates ("miles" for `mi`, "Celsius" for `C`); a value of
+    one letter, or one that is also a common word, only right after a number ("20°C", "3 l").
+    A mention inside a longer one ("economy" in "premium economy") does not count.
+
+    Example:
+        >>> [c.code for c in enum_mentions("Convert 5 km to miles", ["mm", "km", "mi"])]
+        ['km', 'mi']
+        >>> [c.code for c in enum_mentions("in the kitchen at 20°C", ["C", "F", "in"])]
+        ['C']
+    """
+    window = text[:10_000]
+    spans: list[tuple[int, int, str]] = []
+    for value in values:
+        lowered = value.lower()
+        spelled = {lowered, lowered.replace("_", " ").replace("-", " ")}
+        names = [(name, re.IGNORECASE) for name in sorted(spelled)]
+        names += [(name, re.IGNORECASE) for name in _UNIT_NAMES.get(lowered, [])]
+        if len(value) >= 2 and value.isupper():
+            names.append((value, re.NOFLAG))  # "MB", "EUR": as written
+        for name, flags in names:
+            if not name.strip():
+                continue
+            short = len(name) == 1 or name in _COMMON
+            bare = name == lowered and short and flags == re.IGNORECASE
+            lead = r"(?:(?<=\d)|(?<=\d )|(?<=°))" if bare else r"(?<![^\W\d])(?<!-)"
+            tail = "" if bare or len(name) <= 2 else "(?:e?s)?"
+            for match in re.finditer(rf"{lead}{re.escape(name)}{tail}(?![\w-])", window, flags):
+                spans.append((match.start(), match.end(), value))
+    found: list[Code] = []
+    for start, end, value in sorted(spans, key=lambda s: (s[0], s[0] - s[1])):
+        inside = any(a <= start and end <= b and (a, b) != (start, end) for a, b, _ in spans)
+        if not inside and all(c.code != value for c in found):
+            found.append(Code(value, start))
+    return found
+
+
+_COMMON = frozenset("in on at to or by am pm a an it is be as of no all any one".split())
+"""Abbreviations that are also common words: named only right after a number."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentkit.models import _values
+from agentkit.models._arguments import takes_name
 from agentkit.tools import Tool
 
 __all__ = ["MAX_PLANNED_CALLS", "Share", "shares"]
@@ -45,11 +46,6 @@ _MARKERS = frozenset(
 )
 """Words that announce one more of the same ("the second", "another", "do the same")."""
 _REPEAT = frozenset("same another again likewise similarly".split())
-_CALENDAR = frozenset(
-    "January February March April May June July August September October November December "
-    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
-)
-"""Parts of a date, not names that vary between calls."""
 _BREAK = re.compile(r"[.;!?](?=\s|$)")
 _REGION = re.compile(r",\s*([A-Z]{2,3})\b")
 """A state or country code after a place: "Boston, MA" is one place."""
@@ -111,7 +107,9 @@ def _found(tool: Tool, text: str) -> dict[str, list[_values.Value]]:
     named = [
         v
         for v in _places(text)
-        if str(v.value).lower() not in enums and v.text not in _CALENDAR and not _opens(text, v)
+        if str(v.value).lower() not in enums
+        and v.text not in _values.CALENDAR
+        and not _opens(text, v)
     ]
     return {
         "number": [v for v in _distinct(_values.numbers(text)) if not _names_it(text, v)],
@@ -170,8 +168,12 @@ def _group_counts(
         if not high:
             continue
         sizes = range(high, low - 1, -1) if kind == "number" else (high, 1, 2)
+        # One parameter takes a name ("concerts near Berlin and Paris" beside a genre and a
+        # date): names one at a time, though fewer than the string parameters.
+        one_name = kind != "number" and kinds["named"][0] == 1
         for size in dict.fromkeys(s for s in sizes if s):
-            listed = _listing(text, values, size, taken) if len(values) > high else []
+            enough = len(values) > high or (one_name and size == 1 and len(values) > 1)
+            listed = _listing(text, values, size, taken) if enough else []
             if listed:
                 counts[kind] = (len(listed) // size, size)
                 found[kind] = listed
@@ -258,9 +260,11 @@ def _content(text: str) -> list[str]:
 
 
 def _enum_values(node: Any, depth: int = 0) -> list[Any]:
+    """The values a schema's enums, and its descriptions' choices, allow ("Celsius")."""
     if depth > 8 or not isinstance(node, dict):
         return []
     found = list(node.get("enum") or ()) if isinstance(node.get("enum"), list) else []
+    found += _values.options(str(node.get("description", "")))
     for sub in (node.get("properties") or {}).values():
         found += _enum_values(sub, depth + 1)
     return found + _enum_values(node.get("items"), depth + 1)
@@ -287,9 +291,10 @@ def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, tuple[int, int]]:
     """How many top-level parameters take a number, and a free string: (required, all).
 
     Strings count only when required (optional names rarely come), grounded or not (a ticker
-    takes a company's name); `listed` counts required arrays.
+    takes a company's name); `named` counts those of them that take a proper name, `listed`
+    required arrays.
     """
-    counts = {"number": [0, 0], "string": [0, 0], "listed": [0, 0]}
+    counts = {"number": [0, 0], "string": [0, 0], "listed": [0, 0], "named": [0, 0]}
     properties = parameters.get("properties") or {}
     required = set(parameters.get("required") or ())
     for name, schema in properties.items():
@@ -305,6 +310,8 @@ def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, tuple[int, int]]:
         if kind:
             counts[kind][1] += 1
             counts[kind][0] += name in required
+        if kind == "string" and takes_name(name, schema):
+            counts["named"] = [counts["named"][0] + 1, counts["named"][1] + 1]
     return {kind: (low, high) for kind, (low, high) in counts.items()}
 
 

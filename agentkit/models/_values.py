@@ -20,7 +20,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-__all__ = ["Value", "clauses", "conjuncts", "names", "numbers", "spans"]
+__all__ = ["Value", "clauses", "conjuncts", "names", "numbers", "options", "spans"]
 
 MAX_WORDS = 200
 """Words of a request read for values (the rest offers none)."""
@@ -228,6 +228,9 @@ def names(text: str) -> list[Value]:
             run.append(word)
         elif word.text == "&" and run:  # "Johnson & Johnson", "AT&T" stay one name
             run.append(word)
+        elif run and word.text.isdigit() and _numbered(text, run[-1], word):
+            run.append(word)  # "Maroon 5", "Windows 11": the number is part of the name
+            flush()
         else:
             flush()
         if word.ends_sentence or text[word.end : word.end + 1] == ",":
@@ -236,6 +239,47 @@ def names(text: str) -> list[Value]:
     flush()
     out.sort(key=lambda v: v.start)
     return out
+
+
+_OPTION_CUE = re.compile(
+    r"\b(?:options?|one of|either|choices?|possible|can be|allowed|supported|valid|accepted)\b"
+    r"|['\"\u2019\u201d]\s*(?:or|/)\s*['\"\u2018\u201c]",
+    re.IGNORECASE,
+)
+_EXAMPLE_CUE = re.compile(r"\b(?:e\.g\.|eg\.|for example|for instance|such as|like)", re.IGNORECASE)
+
+
+def options(description: str) -> list[str]:
+    """The values a parameter's description lists as its choices, in order (none if it lists none).
+
+    Two or more quoted values of at most three words, announced as choices ("Options are
+    'Standard', 'Deluxe', 'Suite'"; "('Celsius' or 'Fahrenheit')"); quoted examples ("e.g.
+    'Paris'") are no choices.
+
+    Example:
+        >>> options("The room type, default is 'Standard'. Options are 'Standard', 'Suite'.")
+        ['Standard', 'Suite']
+        >>> options("The city, e.g. 'Paris' or 'Tokyo'.")
+        []
+    """
+    text = description[:1000]
+    if not _OPTION_CUE.search(text) or _EXAMPLE_CUE.search(text):
+        return []
+    found = [m.group(1).strip() for m in QUOTED.finditer(text)]
+    listed = [v for v in dict.fromkeys(found) if v and len(v.split()) <= 3]
+    return listed if len(listed) >= 2 else []
+
+
+CALENDAR = frozenset(
+    "January February March April May June July August September October November December "
+    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
+"""Parts of a date, not names."""
+
+
+def _numbered(text: str, last: _Word, number: _Word) -> bool:
+    """Whether a number written right after a name belongs to it (not "March 10")."""
+    return text[last.end : number.start] == " " and last.text not in CALENDAR
 
 
 def clauses(text: str) -> list[str]:

@@ -144,6 +144,7 @@ def plan_calls(
                 other_numbers=share.other_numbers,
                 other_names=share.other_names,
                 own=text[slice(*share.own)] if share.own else "",
+                tool_name=tool.name,
             )
             planned.append(PlannedCall(tool, parameters, text))
     return planned[:MAX_PLANNED_CALLS]
