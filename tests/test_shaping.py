@@ -707,3 +707,27 @@ def test_one_name_parameter_beside_other_strings_makes_a_call_per_name() -> None
         "The distance between Berlin and Paris", [route], "distance", lambda _: None,
         CallShaping(),
     )) == 1  # fmt: skip
+
+
+def test_a_string_is_not_offered_the_number_or_the_names_of_its_own_call() -> None:
+    thermostat = schema_tool(
+        "set_thermostat",
+        {"room": {"type": "string"}, "temperature": {"type": "number"}},
+        ["room", "temperature"],
+    )
+    offered = one_call("Set the living room thermostat to 21.5 degrees.", thermostat)["room"]
+    assert "living room" in offered["enum"]
+    assert not {"21.5", "21.5 degrees", "room", "thermostat", "degrees"} & set(offered["enum"])
+    area = schema_tool(
+        "triangle_area",
+        {"base": {"type": "number"}, "height": {"type": "number"}, "unit": {"type": "string"}},
+        ["base", "height", "unit"],
+    )
+    offered = one_call("Area of a triangle with a base of 10 units and height 5", area)["unit"]
+    assert "units" in offered["enum"]  # a unit's own word is its value
+    booking = schema_tool(
+        "book", {"address": {"type": "string"}, "rating": {"type": "number"}},
+        ["address", "rating"],
+    )  # fmt: skip
+    offered = one_call("A table near 123 Main Street with a rating of 4.5", booking)["address"]
+    assert "123 Main Street" in offered["enum"]  # 123 is no number parameter's

@@ -77,19 +77,52 @@ def shape_arguments(
         _omit_unnamed(shaped)
     if shaping.ground:
         numbers = [v for v in _values.numbers(text) if v.start not in other_numbers]
-
-        def offered(after: set[str] | None = None) -> list[str]:
-            found = _values.spans(text, after=after)
-            return [s for s in found if not any(name in s for name in other_names)]
-
-        spans = _Spans(text, offered(), offered({"from"}), offered({"to", "into"}), own, query)
         properties = shaped.get("properties") or {}
         required = [n for n in shaped.get("required") or () if isinstance(properties.get(n), dict)]
         bound = _bound_numbers(text, properties, required, numbers)
+        taken = _taken(properties, required, bound, numbers)
+
+        def offered(after: set[str] | None = None) -> list[str]:
+            found = _values.spans(text, after=after)
+            return [
+                s
+                for s in found
+                if not any(name in s for name in other_names) and not taken.search(s)
+            ]
+
+        spans = _Spans(
+            text, offered(), offered({"from"}), offered({"to", "into"}), own, query, tool_name
+        )
         named = _bound_spans(text, properties, required, spans)
         for name in required:  # an optional value is often a default
             _ground(properties[name], name, named.get(name, spans), bound.get(name, numbers), 1)
     return shaped
+
+
+def _taken(
+    properties: dict[str, Any],
+    required: list[str],
+    bound: dict[str, list[_values.Value]],
+    numbers: list[_values.Value],
+) -> re.Pattern[str]:
+    """What finds, in a span, a number that a number parameter takes as its only value.
+
+    Such a span ("21.5 degrees", "40 percent") is that number's, not a string's: "Set the
+    living room to 21.5 degrees" offers the room "living room", not "21.5".
+    """
+    taken = set()
+    for name in required:
+        schema = properties[name]
+        if schema.get("type") in ("number", "integer") and not _fixed(schema):
+            allowed = bound.get(name, numbers)
+            if len({v.start for v in allowed}) == 1:
+                taken.add(re.sub(r"[^\d.]", "", allowed[0].text))
+    alternatives = "|".join(re.escape(t) for t in sorted(taken) if t)
+    return re.compile(rf"(?<![\d.])(?:{alternatives})(?!\d)" if alternatives else r"(?!)")
+
+
+def _fixed(schema: dict[str, Any]) -> bool:
+    return any(k in schema for k in ("enum", "const"))
 
 
 _OPENING = " \"'\u2018\u201c"
@@ -128,6 +161,7 @@ def _bound_spans(
                 [s for s in spans.after_to if s in allowed],
                 spans.own,
                 spans.query,
+                spans.tool,
             )
     return out
 
@@ -199,7 +233,7 @@ class _Spans:
     """The spans offered to strings: all of them, and those after "from" and after "to".
 
     `text` is the part of the request the call serves, `own` the call's own share of it (in a
-    parallel intent; else empty), `query` the whole request.
+    parallel intent; else empty), `query` the whole request, `tool` the tool's name.
     """
 
     text: str
@@ -208,6 +242,7 @@ class _Spans:
     after_to: list[str]
     own: str = ""
     query: str = ""
+    tool: str = ""
 
     def for_parameter(self, name: str) -> list[str]:
         """A source or origin takes what follows "from", a target what follows "to"."""
@@ -352,6 +387,9 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
         node["enum"] = codes or kind
     elif kind is None and groundable_string(name, node) and spans.every:
         fitting = _names_for(name, spans.for_parameter(name), spans.text)
+        if not _UNIT_LIKE.search(name):  # not "room", "percent"; a unit may be "units"
+            words = _name_words(name) | _name_words(spans.tool)
+            fitting = [f for f in fitting if not _only(words, f)] or fitting
         if fitting:
             node["enum"] = fitting
 
@@ -409,6 +447,19 @@ def _of_kind(name: str, node: dict[str, Any], text: str) -> list[str] | None:
             found = (m.group().rstrip(".,;:!?)'\"") for m in re.finditer(holds, text[:10_000]))
             return list(dict.fromkeys(v for v in found if v))
     return None
+
+
+_UNIT_WORDS = frozenset(w for name in _codes.UNITS for w in name.split()) | {"percent", "degree"}
+_UNIT_LIKE = re.compile(r"units?|scale|measure", re.IGNORECASE)
+
+
+def _only(words: Collection[str], span: str) -> bool:
+    """Whether a span says nothing but words of a name (of the parameter, of the tool) or units."""
+    said = re.findall(r"[a-z]+", span.lower())
+    return bool(said) and all(
+        s in _UNIT_WORDS or s.removesuffix("s") in _UNIT_WORDS or any(_alike(w, s) for w in words)
+        for s in said
+    )
 
 
 def _names_for(name: str, spans: list[str], text: str) -> list[str]:

@@ -40,6 +40,9 @@ LEADING_WORDS = STOPWORDS | frozenset(
     "what's whats find get calculate compute tell show give book play search convert translate "
     "send set create make list fetch determine check look let help add remind open run plot "
     "predict estimate identify retrieve provide generate recommend suggest schedule order buy "
+    "turn switch dim lock unlock start stop pause resume cancel delete remove update save "
+    "download upload write read summarize summarise explain describe compare analyze analyse "
+    "sort filter measure track notify post share print display install reserve rent "
     "i'm i'd i'll hi hello hey thanks thank".split()
 )
 """Capitalised only because they begin a sentence: not names."""
