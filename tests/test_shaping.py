@@ -731,3 +731,24 @@ def test_a_string_is_not_offered_the_number_or_the_names_of_its_own_call() -> No
     )  # fmt: skip
     offered = one_call("A table near 123 Main Street with a rating of 4.5", booking)["address"]
     assert "123 Main Street" in offered["enum"]  # 123 is no number parameter's
+
+
+def test_dates_and_times_are_offered_in_the_format_the_parameter_asks_for() -> None:
+    booking = schema_tool(
+        "book",
+        {
+            "from_date": {"type": "string", "description": "Check-in, MM-DD-YYYY."},
+            "to_date": {"type": "string", "description": "Check-out, MM-DD-YYYY."},
+            "time": {"type": "string", "description": "Arrival time, HH:MM (24-hour)."},
+            "note": {"type": "string", "description": "Free text."},
+        },
+        ["from_date", "to_date", "time", "note"],
+    )
+    props = one_call("Book from July 10, 2022 to the 20th of July 2022, arriving 6:30 pm", booking)
+    assert props["from_date"]["enum"] == ["07-10-2022"]
+    assert props["to_date"]["enum"] == ["07-20-2022"]
+    assert props["time"]["enum"] == ["18:30"]
+    props = one_call("Book something next Friday", booking)
+    assert "enum" not in props["from_date"]  # no date written out: free
+    assert [t.value for t in _values.times("at 13pm, 25:00 or 9:75")] == []
+    assert _values.dates("on 31 February 2025") == []

@@ -9,6 +9,7 @@ required, the others are left out.
 from __future__ import annotations
 
 import copy
+import datetime
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -382,6 +383,8 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
     codes = _coded(name, node, spans.own) or _coded(name, node, spans.text)
     if not codes and spans.query != spans.text:  # "For Amazon: the profile and the quote"
         codes = _coded(name, node, spans.query)[:1]
+    if not codes:
+        codes = _formatted(name, node, spans.own) or _formatted(name, node, spans.text)
     kind = None if codes else (_of_kind(name, node, spans.own) or _of_kind(name, node, spans.text))
     if codes or kind:
         node["enum"] = codes or kind
@@ -392,6 +395,42 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
             fitting = [f for f in fitting if not _only(words, f)] or fitting
         if fitting:
             node["enum"] = fitting
+
+
+_DATE_FORMATS = {
+    "yyyy-mm-dd": "%Y-%m-%d", "mm-dd-yyyy": "%m-%d-%Y", "dd-mm-yyyy": "%d-%m-%Y",
+    "yyyy/mm/dd": "%Y/%m/%d", "mm/dd/yyyy": "%m/%d/%Y", "dd/mm/yyyy": "%d/%m/%Y",
+    "dd.mm.yyyy": "%d.%m.%Y",
+}  # fmt: skip
+_TIME_FORMAT = re.compile(r"\bhh:mm\b|\b24[- ]?h(?:ours?)?\b", re.IGNORECASE)
+
+
+def _formatted(name: str, node: dict[str, Any], text: str) -> list[str]:
+    """The dates (or clock times) the text writes, in the format the parameter asks for.
+
+    A date parameter whose description names its format ("YYYY-MM-DD", "MM-DD-YYYY") takes the
+    dates written in full ("21 June 2025"); a time in "HH:MM" or 24-hour form takes the times
+    written ("6:30 pm" is "18:30"). A source ("from_date") takes the first of two, a target
+    the one after "to"; a date and time in one string stays free.
+    """
+    if node.get("type") != "string" or any(k in node for k in ("enum", "const", "pattern")):
+        return []
+    said = str(node.get("description", "")).lower()
+    date_format = next((f for k, f in _DATE_FORMATS.items() if k in said), None)
+    if node.get("format") == "date":
+        date_format = date_format or "%Y-%m-%d"
+    clock = _TIME_FORMAT.search(said) or node.get("format") == "time"
+    if date_format and not clock:
+        found = [
+            _codes.Code(datetime.date.fromisoformat(str(v.value)).strftime(date_format), v.start)
+            for v in _values.dates(text)
+        ]
+    elif clock and not date_format and "date" not in said:
+        found = [_codes.Code(str(v.value), v.start) for v in _values.times(text)]
+    else:
+        return []
+    unique = list({c.code: c for c in reversed(found)}.values())[::-1]
+    return [c.code for c in _aim(name, sorted(unique, key=lambda c: c.start), text)]
 
 
 def _coded(name: str, node: dict[str, Any], text: str) -> list[str]:

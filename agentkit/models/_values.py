@@ -16,11 +16,22 @@ Example:
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-__all__ = ["Value", "clauses", "conjuncts", "names", "numbers", "options", "spans"]
+__all__ = [
+    "Value",
+    "clauses",
+    "conjuncts",
+    "dates",
+    "names",
+    "numbers",
+    "options",
+    "spans",
+    "times",
+]
 
 MAX_WORDS = 200
 """Words of a request read for values (the rest offers none)."""
@@ -283,6 +294,71 @@ CALENDAR = frozenset(
 def _numbered(text: str, last: _Word, number: _Word) -> bool:
     """Whether a number written right after a name belongs to it (not "March 10")."""
     return text[last.end : number.start] == " " and last.text not in CALENDAR
+
+
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+).split()
+_MONTHS = {n: i for i, month in enumerate(_MONTH_NAMES, 1) for n in (month, month[:3])}
+_MONTHS["sept"] = 9
+_MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>\d{4})"
+_DATES = [
+    re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b"),
+]
+_TIME = re.compile(
+    r"\b(?P<hour>\d{1,2})(?::(?P<minute>\d{2}))?\s*(?P<half>[ap])\.?m\.?(?!\w)"
+    r"|\b(?P<hour24>\d{1,2}):(?P<minute24>\d{2})\b(?!\s*[ap]\.?m)"
+    r"|\b(?P<word>noon|midnight)\b",
+    re.IGNORECASE,
+)
+
+
+def dates(text: str) -> list[Value]:
+    """The calendar dates written in full ("21 June 2025", "August 5th, 2025", "2025-08-05").
+
+    Example:
+        >>> [str(d.value) for d in dates("From the 5th of August 2025 to Sep 9, 2025")]
+        ['2025-08-05', '2025-09-09']
+    """
+    found: dict[int, Value] = {}
+    window = text[:10_000]
+    for pattern in _DATES:
+        for match in pattern.finditer(window):
+            month = match.group("month").lower().rstrip(".")
+            number = int(month) if month.isdigit() else _MONTHS[month]
+            try:
+                day = datetime.date(int(match.group("year")), number, int(match.group("day")))
+            except ValueError:
+                continue
+            found.setdefault(match.start(), Value(match.group(), day.isoformat(), match.start()))
+    return sorted(found.values(), key=lambda v: v.start)
+
+
+def times(text: str) -> list[Value]:
+    """The clock times written ("6:30 pm", "8am", "18:45", "noon"), as "HH:MM" (24-hour).
+
+    Example:
+        >>> [t.value for t in times("Remind me at 6:30 pm, at 8am, at 18:45 and at noon")]
+        ['18:30', '08:00', '18:45', '12:00']
+    """
+    out = []
+    for match in _TIME.finditer(text[:10_000]):
+        if match.group("word"):
+            hour, minute = (12, 0) if match.group("word").lower() == "noon" else (0, 0)
+        elif match.group("half"):
+            hour, minute = int(match.group("hour")), int(match.group("minute") or 0)
+            if not 1 <= hour <= 12:
+                continue
+            hour = hour % 12 + (12 if match.group("half").lower() == "p" else 0)
+        else:
+            hour, minute = int(match.group("hour24")), int(match.group("minute24"))
+        if hour < 24 and minute < 60:
+            out.append(Value(match.group(), f"{hour:02d}:{minute:02d}", match.start()))
+    return out
 
 
 def clauses(text: str) -> list[str]:
