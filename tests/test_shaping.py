@@ -752,3 +752,29 @@ def test_dates_and_times_are_offered_in_the_format_the_parameter_asks_for() -> N
     assert "enum" not in props["from_date"]  # no date written out: free
     assert [t.value for t in _values.times("at 13pm, 25:00 or 9:75")] == []
     assert _values.dates("on 31 February 2025") == []
+
+
+MEAN = schema_tool("mean", {"numbers": {"type": "array", "items": {"type": "number"}}}, ["numbers"])
+STOCK = schema_tool(
+    "grocery", {"products": {"type": "array", "items": {"type": "string"}}}, ["products"]
+)
+
+
+def test_an_array_takes_the_list_the_request_writes() -> None:
+    props = one_call("Average 3, 9 and 12, then round it.", MEAN)
+    assert props["numbers"]["enum"] == [[3, 9, 12]]
+    props = one_call("Stores with 'milk', 'bread', and 'eggs' in stock near Paris.", STOCK)
+    assert props["products"]["enum"] == [["milk", "bread", "eggs"]]
+    props = one_call("Average 3 of them, maybe 7", MEAN)  # no list written: items stay free
+    assert "enum" not in props["numbers"]
+
+
+def test_a_written_list_is_decoded_whole_even_from_random_weights(tokenizer: Any) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("llguidance")
+    from tests._tiny import PickRouter, request_for, tiny_local
+
+    model = tiny_local(tokenizer, router=PickRouter("mean"), max_new_tokens=120)
+    reply = model.generate(request_for(model, "What is the mean of 3, 9 and 12?", tools=[MEAN]))
+    (call,) = model.format.parse(reply.text).calls
+    assert call.arguments == {"numbers": [3, 9, 12]}

@@ -366,12 +366,48 @@ def _ground(
                 _ground(sub, key, spans, numbers, depth + 1)
     elif kind == "array" and isinstance(node.get("items"), dict):
         _ground(node["items"], name, spans, numbers, depth + 1)
+        lists = _lists(node["items"], spans.own or spans.text)
+        if lists and not any(k in node for k in ("enum", "const", "minItems", "maxItems")):
+            node["enum"] = lists  # "the mean of 3, 9 and 12": exactly that list
     elif kind == "string":
         _ground_string(node, name, spans)
     elif kind in ("number", "integer") and not any(k in node for k in ("enum", "const")):
         allowed = _numbers_for(node, numbers)
         if allowed:
             node["enum"] = allowed
+
+
+_LIST_GAP = re.compile(r",?\s*(?:(?:and|or|&)\s*)?(?:(?:the|a|an)\s*)?", re.IGNORECASE)
+_QUOTE_MARKS = "\"'\u2018\u2019\u201c\u201d"
+
+
+def _lists(items: dict[str, Any], text: str) -> list[list[Any]]:
+    """The lists the text writes of values an array's items take, longest first.
+
+    Numbers ("3, 9 and 12", "[23, 45, 67]") for number items, names and quoted text ("'milk',
+    'bread', and 'eggs'") for grounded strings: two or more values with only commas, "and" or
+    "or" between them.
+    """
+    kind = items.get("type")
+    if kind in ("number", "integer") and "enum" in items:
+        offered = set(items["enum"])
+        values = [v for v in _values.numbers(text) if v.value in offered]
+    elif kind == "string" and isinstance(items.get("enum"), list):
+        offered = set(items["enum"])
+        values = [v for v in _values.names(text) if v.value in offered]
+    else:
+        return []
+    runs: list[list[_values.Value]] = []
+    end = 0
+    for value in sorted({v.start: v for v in reversed(values)}.values(), key=lambda v: v.start):
+        gap = text[end : value.start].strip(_QUOTE_MARKS + " ")
+        if runs and _LIST_GAP.fullmatch(gap):
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+        end = text.find(value.text, value.start) + len(value.text)
+    lists = [[v.value for v in run] for run in runs if len(run) >= 2]
+    return sorted(lists, key=len, reverse=True)[:8]
 
 
 def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
