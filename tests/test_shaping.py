@@ -748,6 +748,7 @@ def test_dates_and_times_are_offered_in_the_format_the_parameter_asks_for() -> N
     assert props["from_date"]["enum"] == ["07-10-2022"]
     assert props["to_date"]["enum"] == ["07-20-2022"]
     assert props["time"]["enum"] == ["18:30"]
+    assert not any("6:30" in s or "pm" in s.split() or "July" in s for s in props["note"]["enum"])
     props = one_call("Book something next Friday", booking)
     assert "enum" not in props["from_date"]  # no date written out: free
     assert [t.value for t in _values.times("at 13pm, 25:00 or 9:75")] == []
@@ -778,3 +779,10 @@ def test_a_written_list_is_decoded_whole_even_from_random_weights(tokenizer: Any
     reply = model.generate(request_for(model, "What is the mean of 3, 9 and 12?", tools=[MEAN]))
     (call,) = model.format.parse(reply.text).calls
     assert call.arguments == {"numbers": [3, 9, 12]}
+
+
+def test_a_possessive_names_its_owner() -> None:
+    assert [v.text for v in _values.names("Albert Einstein's work and Ronaldo's goals")] == [
+        "Albert Einstein", "Ronaldo"
+    ]  # fmt: skip
+    assert "Ronaldo" in _values.spans("Ronaldo's matches in 2021")

@@ -81,7 +81,7 @@ def shape_arguments(
         properties = shaped.get("properties") or {}
         required = [n for n in shaped.get("required") or () if isinstance(properties.get(n), dict)]
         bound = _bound_numbers(text, properties, required, numbers)
-        taken = _taken(properties, required, bound, numbers)
+        taken = _taken(properties, required, bound, numbers, text)
 
         def offered(after: set[str] | None = None) -> list[str]:
             found = _values.spans(text, after=after)
@@ -105,11 +105,14 @@ def _taken(
     required: list[str],
     bound: dict[str, list[_values.Value]],
     numbers: list[_values.Value],
+    text: str,
 ) -> re.Pattern[str]:
-    """What finds, in a span, a number that a number parameter takes as its only value.
+    """What finds, in a span, a value that another parameter takes.
 
-    Such a span ("21.5 degrees", "40 percent") is that number's, not a string's: "Set the
-    living room to 21.5 degrees" offers the room "living room", not "21.5".
+    A number that a number parameter takes as its only value, and the dates and times a date
+    or time parameter takes: such a span ("21.5 degrees", "6:30 pm to water the plants") is
+    that value's, not a string's; "Set the living room to 21.5 degrees" offers the room
+    "living room", not "21.5".
     """
     taken = set()
     for name in required:
@@ -118,8 +121,11 @@ def _taken(
             allowed = bound.get(name, numbers)
             if len({v.start for v in allowed}) == 1:
                 taken.add(re.sub(r"[^\d.]", "", allowed[0].text))
+        elif _formatted(name, schema, text):
+            written = _values.dates(text) + _values.times(text)
+            taken.update(w for v in written for w in re.findall(r"[\w:.]+", v.text) if w != "of")
     alternatives = "|".join(re.escape(t) for t in sorted(taken) if t)
-    return re.compile(rf"(?<![\d.])(?:{alternatives})(?!\d)" if alternatives else r"(?!)")
+    return re.compile(rf"(?<![\w.])(?:{alternatives})(?!\w)" if alternatives else r"(?!)")
 
 
 def _fixed(schema: dict[str, Any]) -> bool:

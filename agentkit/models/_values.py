@@ -115,6 +115,8 @@ def _words(text: str) -> list[_Word]:
     for match in _WORD.finditer(text):
         raw = match.group()
         core = raw.strip(_EDGE)
+        if core[-2:].lower() in ("'s", "\u2019s") and len(core) > 2:
+            core = core[:-2]  # "Einstein's" is Einstein
         if not core:
             continue
         start = match.start() + raw.index(core)
