@@ -786,3 +786,27 @@ def test_a_possessive_names_its_owner() -> None:
         "Albert Einstein", "Ronaldo"
     ]  # fmt: skip
     assert "Ronaldo" in _values.spans("Ronaldo's matches in 2021")
+
+
+def test_a_code_the_request_cannot_fill_makes_the_tool_unfillable() -> None:
+    quote = schema_tool(
+        "quote", {"symbol": {"type": "string", "description": "The stock's ticker symbol"}},
+        ["symbol"],
+    )  # fmt: skip
+    assert plan_calls("Explain what a stock split is.", [quote], "quote", lambda _: None,
+                      CallShaping()) == []  # fmt: skip
+    assert len(plan_calls("How is Zorblax doing today?", [quote], "quote", lambda _: None,
+                          CallShaping())) == 1  # a name that may be a company  # fmt: skip
+    translate = schema_tool(
+        "translate",
+        {
+            "text": {"type": "string"},
+            "target": {"type": "string", "description": "ISO 639-1 language code"},
+        },
+        ["text", "target"],
+    )
+    assert plan_calls("Which languages are spoken in Switzerland?", [translate], "translate",
+                      lambda _: None, CallShaping()) == []  # fmt: skip
+    (call,) = plan_calls("Say 'hi' in Klingon", [translate], "translate", lambda _: None,
+                         CallShaping())  # fmt: skip
+    assert "enum" not in call.parameters["properties"]["target"]

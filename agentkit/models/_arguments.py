@@ -20,7 +20,7 @@ from agentkit.models import _codes, _values
 if TYPE_CHECKING:
     from agentkit.models.shaping import CallShaping
 
-__all__ = ["groundable_string", "shape_arguments", "takes_name"]
+__all__ = ["fillable", "groundable_string", "shape_arguments", "takes_name"]
 
 _CODE_LIKE = re.compile(
     r"\b(codes?|iso|abbreviat\w*|symbols?|tickers?|formats?|formatted|urls?|uri|paths?|ids?|"
@@ -475,26 +475,81 @@ def _formatted(name: str, node: dict[str, Any], text: str) -> list[str]:
     return [c.code for c in _aim(name, sorted(unique, key=lambda c: c.start), text)]
 
 
+def _code_kind(name: str, node: dict[str, Any]) -> str | None:
+    """Which kind of code a string parameter asks for, if any."""
+    said = f"{name.replace('_', ' ')} {node.get('description', '')}".lower()
+    if any(k in node for k in ("enum", "const")) or node.get("type") != "string":
+        return None
+    if "currenc" in said:
+        return "currency"
+    if re.search(r"\blang|639", said) and _CODE_LIKE.search(said):
+        return "language"
+    if re.search(r"ticker|stock symbol", said):
+        return "ticker"
+    if re.search(r"\bunits?\b|\bscale\b", said) and _CODE_LIKE.search(said):
+        return "unit"
+    return None
+
+
 def _coded(name: str, node: dict[str, Any], text: str) -> list[str]:
     """The codes a currency, language, ticker or unit symbol may take: those the text names.
 
     With two named, a target takes the one after "to", "into" or "in" (else the last named)
     and a source the other (else the first).
     """
-    said = f"{name.replace('_', ' ')} {node.get('description', '')}".lower()
-    if any(k in node for k in ("enum", "const")) or node.get("type") != "string":
+    kind = _code_kind(name, node)
+    if kind is None:
         return []
-    if "currenc" in said:
-        found = _codes.mentioned(text, _codes.CURRENCIES)
-    elif re.search(r"\blang|639", said) and _CODE_LIKE.search(said):
-        found = _codes.mentioned(text, _codes.LANGUAGES)
-    elif re.search(r"ticker|stock symbol", said):
-        found = _codes.mentioned(text, _codes.TICKERS)
-    elif re.search(r"\bunits?\b|\bscale\b", said) and _CODE_LIKE.search(said):
+    if kind == "unit":
         found = _codes.enum_mentions(text, _codes.UNIT_SYMBOLS)
     else:
-        return []
+        found = _codes.mentioned(text, _TABLES[kind])
     return [c.code for c in _aim(name, found, text)]
+
+
+_TABLES = {"currency": _codes.CURRENCIES, "language": _codes.LANGUAGES, "ticker": _codes.TICKERS}
+_WRITTEN_CODE = {
+    "currency": re.compile(r"\b[A-Z]{3}\b"),
+    "language": re.compile(r"\b[A-Z][a-z]+(?:ish|ese|ian|ic|ali|ch|an)\b"),
+    "ticker": re.compile(r"\b[A-Z][\w.&-]*"),
+}
+"""What a request may write for a code outside the tables: "XAU", "Klingon", "Zorblax"."""
+
+
+def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
+    """Whether the text writes what the required parameters need (a code: or the `query`).
+
+    A free number needs a number the text writes; a currency, a language code or a ticker
+    needs one it names, or at least a word that may be one ("XAU", "Klingon", "Zorblax"), and
+    a language code one of those or a quoted text to translate: "Explain what a stock split
+    is" fills no ticker.
+
+    Example:
+        >>> quote = {"properties": {"symbol": {"type": "string",
+        ...     "description": "The stock's ticker symbol"}}, "required": ["symbol"]}
+        >>> fillable(quote, "Explain what a stock split is"), fillable(quote, "Is Tesla up?")
+        (False, True)
+    """
+    properties = parameters.get("properties") or {}
+    numbers = _values.numbers(text)
+    for name in parameters.get("required") or ():
+        schema = properties.get(name)
+        if not isinstance(schema, dict):
+            continue
+        if schema.get("type") in ("number", "integer") and not any(
+            k in schema for k in ("enum", "const", "default")
+        ):
+            if not numbers:
+                return False
+            continue
+        kind = _code_kind(name, schema)
+        if kind == "language" and _values.QUOTED.search(text):
+            continue  # "Translate 'thank you'": a text to translate, the language still to ask
+        if kind in _WRITTEN_CODE and not any(_coded(name, schema, t) for t in (text, query)):
+            written = _WRITTEN_CODE[kind].findall(f"{text} {query}")
+            if not any(w.lower() not in _values.LEADING_WORDS for w in written):
+                return False
+    return True
 
 
 def _aim(name: str, found: list[_codes.Code], text: str) -> list[_codes.Code]:

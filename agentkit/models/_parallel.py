@@ -112,7 +112,7 @@ def _found(tool: Tool, text: str) -> dict[str, list[_values.Value]]:
         and not _opens(text, v)
     ]
     return {
-        "number": [v for v in _distinct(_values.numbers(text)) if not _names_it(text, v)],
+        "number": [v for v in _distinct(_values.numbers(text)) if not _values.in_name(text, v)],
         "string": [v for v in named if v.start not in quoted],
         "quoted": [v for v in named if v.start in quoted],
         "named": named,  # both, in order: tried when neither alone is a list
@@ -268,17 +268,6 @@ def _enum_values(node: Any, depth: int = 0) -> list[Any]:
     for sub in (node.get("properties") or {}).values():
         found += _enum_values(sub, depth + 1)
     return found + _enum_values(node.get("items"), depth + 1)
-
-
-def _names_it(text: str, value: _values.Value) -> bool:
-    """A number right after a capitalised word is part of a name ("S&P 500", "Maroon 5")."""
-    before = text[: value.start].rstrip(" $")
-    word = before.rsplit(None, 1)[-1] if before.split() else ""
-    return (
-        before != text[: value.start]
-        and word[:1].isupper()
-        and word.lower().strip(",.;:") not in _values.LEADING_WORDS
-    )
 
 
 def _distinct(values: list[_values.Value]) -> list[_values.Value]:

@@ -26,6 +26,7 @@ __all__ = [
     "clauses",
     "conjuncts",
     "dates",
+    "in_name",
     "names",
     "numbers",
     "options",
@@ -219,6 +220,17 @@ def numbers(text: str) -> list[Value]:
             out.append(Value(word.text, named, word.start))
     out.sort(key=lambda v: v.start)
     return out
+
+
+def in_name(text: str, value: Value) -> bool:
+    """Whether a number is part of a name ("S&P 500", "ISO 4217"): after a capitalised word."""
+    before = text[: value.start].rstrip(" $")
+    word = before.rsplit(None, 1)[-1] if before.split() else ""
+    return (
+        before != text[: value.start]
+        and word[:1].isupper()
+        and word.lower().strip(",.;:") not in LEADING_WORDS
+    )
 
 
 def names(text: str) -> list[Value]:

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentkit.models import _values
-from agentkit.models._arguments import groundable_string, shape_arguments
+from agentkit.models._arguments import fillable, groundable_string, shape_arguments
 from agentkit.models._parallel import MAX_PLANNED_CALLS, Share, shares
 from agentkit.tools import Tool
 
@@ -132,7 +132,7 @@ def plan_calls(
     intents = _intents(query, chosen, route, by_name) if shaping.split_intents else []
     intents = intents or [(by_name[chosen], query)]
     if shaping.ground:
-        intents = [(tool, text) for tool, text in intents if _fillable(tool, text)]
+        intents = [(tool, text) for tool, text in intents if fillable(tool.parameters, text, query)]
     planned: list[PlannedCall] = []
     for tool, text in intents:
         for share in shares(tool, text) if shaping.split_intents else [Share()]:
@@ -148,18 +148,6 @@ def plan_calls(
             )
             planned.append(PlannedCall(tool, parameters, text))
     return planned[:MAX_PLANNED_CALLS]
-
-
-def _fillable(tool: Tool, text: str) -> bool:
-    """Whether the text writes a number, if the tool requires a free number."""
-    properties = tool.parameters.get("properties") or {}
-    needs_number = any(
-        isinstance(properties.get(name), dict)
-        and properties[name].get("type") in ("number", "integer")
-        and not any(k in properties[name] for k in ("enum", "const", "default"))
-        for name in tool.parameters.get("required") or ()
-    )
-    return not needs_number or bool(_values.numbers(text))
 
 
 def _intents(
