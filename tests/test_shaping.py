@@ -810,3 +810,13 @@ def test_a_code_the_request_cannot_fill_makes_the_tool_unfillable() -> None:
     (call,) = plan_calls("Say 'hi' in Klingon", [translate], "translate", lambda _: None,
                          CallShaping())  # fmt: skip
     assert "enum" not in call.parameters["properties"]["target"]
+
+
+def test_the_verb_that_opens_a_request_names_no_parameter() -> None:
+    email = schema_tool(
+        "compose_email",
+        {"to": {"type": "string"}, "send_at": {"type": "string"}},
+        ["to"],
+    )
+    assert "send_at" not in one_call("Send an email to ann@example.com", email)
+    assert "send_at" in one_call("Email ann@example.com and send it at noon", email)

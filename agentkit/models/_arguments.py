@@ -346,7 +346,7 @@ def _names_parameter(lowered: str, name: str, reserved: Collection[str] = ()) ->
     """Whether the request uses a distinctive word of the parameter's name (`maxCalories`).
 
     Words in `reserved` (those of the tool's name and of its other parameters) are not
-    distinctive.
+    distinctive, nor is the verb that opens a sentence ("Send an email" names no `send_at`).
     """
     spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").lower().split()
     for word in spaced:
@@ -355,8 +355,11 @@ def _names_parameter(lowered: str, name: str, reserved: Collection[str] = ()) ->
         if any(_alike(word, other) for other in reserved):
             continue
         stem = word[: max(4, len(word) - 3)]
-        if re.search(rf"\b{re.escape(stem)}", lowered):
-            return True
+        for match in re.finditer(rf"\b{re.escape(stem)}", lowered):
+            before = lowered[: match.start()].rstrip()
+            opens_sentence = not before or before[-1] in ".!?"
+            if word not in _values.LEADING_WORDS or not opens_sentence:
+                return True
     return False
 
 
