@@ -801,15 +801,22 @@ def test_a_code_the_request_cannot_fill_makes_the_tool_unfillable() -> None:
         "translate",
         {
             "text": {"type": "string"},
-            "target": {"type": "string", "description": "ISO 639-1 language code"},
+            "target_lang": {"type": "string", "description": "ISO 639-1 language code"},
         },
-        ["text", "target"],
+        ["text", "target_lang"],
     )
     assert plan_calls("Which languages are spoken in Switzerland?", [translate], "translate",
                       lambda _: None, CallShaping()) == []  # fmt: skip
     (call,) = plan_calls("Say 'hi' in Klingon", [translate], "translate", lambda _: None,
                          CallShaping())  # fmt: skip
-    assert "enum" not in call.parameters["properties"]["target"]
+    assert "enum" not in call.parameters["properties"]["target_lang"]
+    sentiment = schema_tool(
+        "sentiment",
+        {"text": {"type": "string"}, "language": {"type": "string", "description": "ISO code"}},
+        ["text", "language"],
+    )  # the review's own language, not a target to name
+    assert plan_calls("Analyze the sentiment of this review: great food", [sentiment],
+                      "sentiment", lambda _: None, CallShaping())  # fmt: skip
 
 
 def test_the_verb_that_opens_a_request_names_no_parameter() -> None:

@@ -523,9 +523,9 @@ def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
     """Whether the text writes what the required parameters need (a code: or the `query`).
 
     A free number needs a number the text writes; a currency, a language code or a ticker
-    needs one it names, or at least a word that may be one ("XAU", "Klingon", "Zorblax"), and
-    a language code one of those or a quoted text to translate: "Explain what a stock split
-    is" fills no ticker.
+    needs one it names, or at least a word that may be one ("XAU", "Klingon", "Zorblax"); a
+    target language code one of those or a quoted text to translate: "Explain what a stock
+    split is" fills no ticker.
 
     Example:
         >>> quote = {"properties": {"symbol": {"type": "string",
@@ -546,8 +546,8 @@ def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
                 return False
             continue
         kind = _code_kind(name, schema)
-        if kind == "language" and _values.QUOTED.search(text):
-            continue  # "Translate 'thank you'": a text to translate, the language still to ask
+        if kind == "language" and (_values.QUOTED.search(text) or not _TARGET.search(name)):
+            continue  # a text to translate ("Translate 'thank you'"), or the request's own
         if kind in _WRITTEN_CODE and not any(_coded(name, schema, t) for t in (text, query)):
             written = _WRITTEN_CODE[kind].findall(f"{text} {query}")
             if not any(w.lower() not in _values.LEADING_WORDS for w in written):
