@@ -126,7 +126,7 @@ def test_an_enum_value_the_request_names_makes_its_optional_parameter_required()
     assert kept.parameters["properties"]["unit"]["enum"] == ["celsius", "fahrenheit"]
 
 
-def test_codes_formats_and_expressions_are_not_grounded() -> None:
+def test_codes_and_formats_are_not_grounded() -> None:
     tool = schema_tool(
         "lookup",
         {
@@ -142,7 +142,8 @@ def test_codes_formats_and_expressions_are_not_grounded() -> None:
     (call,) = plan_calls("Look up 2 + 3 for France, 12 times", [tool], "lookup",
                          lambda _: None, CallShaping())  # fmt: skip
     props = call.parameters["properties"]
-    assert all("enum" not in props[k] for k in ("country_code", "when", "expression", "ref"))
+    assert all("enum" not in props[k] for k in ("country_code", "when", "ref"))
+    assert props["expression"]["enum"] == ["2 + 3"]  # the arithmetic as written, not a span
     assert "France" in props["place"]["enum"]
     assert props["count"]["enum"] == [12]  # 2 and 3 are below the minimum
 
@@ -827,3 +828,16 @@ def test_the_verb_that_opens_a_request_names_no_parameter() -> None:
     )
     assert "send_at" not in one_call("Send an email to ann@example.com", email)
     assert "send_at" in one_call("Email ann@example.com and send it at noon", email)
+
+
+def test_an_expression_takes_the_arithmetic_the_request_writes() -> None:
+    calculator = schema_tool(
+        "calculator", {"expression": {"type": "string", "description": "Math expression"}},
+        ["expression"],
+    )  # fmt: skip
+    props = one_call("What's 15% of 80, plus 12?", calculator)
+    assert props["expression"]["enum"] == ["0.15 * 80 + 12"]
+    props = one_call("Calculate (48 + 12) / 7.5 for me", calculator)
+    assert props["expression"]["enum"] == ["(48 + 12) / 7.5"]
+    assert "enum" not in one_call("Solve the puzzle on page 3", calculator)["expression"]
+    assert _values.expression("Dates like 2025-08-05 are no sums") is None

@@ -422,14 +422,18 @@ def _lists(items: dict[str, Any], text: str) -> list[list[Any]]:
 def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
     """Offer a string the values its call's part of the request writes for it.
 
-    A code it names (else the first the whole request names), else a value of the parameter's
-    kind (an email address, a path), else a span of it; else the string stays free.
+    A code it names (else the first the whole request names), a date or time in the format
+    asked for, the arithmetic it writes for an expression, else a value of the parameter's kind
+    (an email address, a path), else a span of it; else the string stays free.
     """
     codes = _coded(name, node, spans.own) or _coded(name, node, spans.text)
     if not codes and spans.query != spans.text:  # "For Amazon: the profile and the quote"
         codes = _coded(name, node, spans.query)[:1]
     if not codes:
         codes = _formatted(name, node, spans.own) or _formatted(name, node, spans.text)
+    if not codes and _ARITHMETIC.search(f"{name} {node.get('description', '')}"):
+        written = _values.expression(spans.own or spans.text)  # "15% of 80" is "0.15 * 80"
+        codes = [written] if written and not _fixed(node) else []
     kind = None if codes else (_of_kind(name, node, spans.own) or _of_kind(name, node, spans.text))
     if codes or kind:
         node["enum"] = codes or kind
@@ -442,6 +446,7 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
             node["enum"] = fitting
 
 
+_ARITHMETIC = re.compile(r"\b(?:expressions?|formula|arithmetic|calculation)\b", re.IGNORECASE)
 _DATE_FORMATS = {
     "yyyy-mm-dd": "%Y-%m-%d", "mm-dd-yyyy": "%m-%d-%Y", "dd-mm-yyyy": "%d-%m-%Y",
     "yyyy/mm/dd": "%Y/%m/%d", "mm/dd/yyyy": "%m/%d/%Y", "dd/mm/yyyy": "%d/%m/%Y",

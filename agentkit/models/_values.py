@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import ast
 import datetime
 import re
 from collections.abc import Collection
@@ -26,6 +27,7 @@ __all__ = [
     "clauses",
     "conjuncts",
     "dates",
+    "expression",
     "in_name",
     "names",
     "numbers",
@@ -373,6 +375,70 @@ def times(text: str) -> list[Value]:
         if hour < 24 and minute < 60:
             out.append(Value(match.group(), f"{hour:02d}:{minute:02d}", match.start()))
     return out
+
+
+_OPERATORS = {
+    "plus": "+", "minus": "-", "times": "*", "multiplied by": "*", "divided by": "/",
+    "over": "/", "to the power of": "**", "squared": "** 2", "cubed": "** 3",
+    "+": "+", "-": "-", "*": "*", "x": "*", "\u00d7": "*", "/": "/", "\u00f7": "/", "^": "^",
+    "(": "(", ")": ")",
+}  # fmt: skip
+_MATH = re.compile(
+    r"\s*(?:(?P<number>\d[\d,]*(?:\.\d+)?|\.\d+)(?P<percent>%(?:\s+of\b)?)?"
+    r"|(?P<op>multiplied by|divided by|to the power of|plus|minus|times|over|squared|cubed"
+    r"|[-+*/^()\u00d7\u00f7]|x(?=\s*\d))|,(?=\s*(?:plus|minus|times|divided|multiplied)\b))",
+    re.IGNORECASE,
+)
+
+
+def expression(text: str) -> str | None:
+    """The arithmetic a request writes, as an expression; None when it writes none.
+
+    "15% of 80, plus 12" is "0.15 * 80 + 12"; an expression has two numbers and an operator at
+    least, and parses as Python arithmetic (with "^" for a power, as written).
+
+    Example:
+        >>> expression("What's 15% of 80, plus 12?"), expression("Calculate (48 + 12) / 7.5")
+        ('0.15 * 80 + 12', '(48 + 12) / 7.5')
+        >>> expression("What is 17% of 2,340?"), expression("Meet at 5 on 3rd street")
+        ('0.17 * 2340', None)
+    """
+    best: list[str] = []
+    window = text[:2_000]
+    start = 0
+    while start < len(window):
+        pieces, position = _math_run(window, start)
+        if sum(p[:1].isdigit() or p[:1] == "." for p in pieces) >= 2 and len(pieces) > len(best):
+            best = pieces
+        start = max(position, start + 1)
+    while best and best[-1] in ("+", "-", "*", "/", "^", "(", "**"):
+        best.pop()
+    written = " ".join(best).replace("( ", "(").replace(" )", ")")
+    try:
+        ast.parse(written.replace("^", "**"), mode="eval")
+    except SyntaxError:
+        return None
+    operators = any(p in _OPERATORS.values() or p.startswith("**") for p in best if p not in "()")
+    return written if operators and best else None
+
+
+def _math_run(text: str, start: int) -> tuple[list[str], int]:
+    """The arithmetic pieces written from `start` on, and where they end."""
+    pieces: list[str] = []
+    position = start
+    while (match := _MATH.match(text, position)) and match.end() > position:
+        position = match.end()
+        if match.group("number"):
+            number = match.group("number").replace(",", "")
+            if match.group("percent"):
+                value = float(number) / 100
+                number = repr(round(value, 10)).removesuffix(".0")
+                pieces += [number, "*"] if "of" in match.group("percent").lower() else [number]
+            else:
+                pieces.append(number)
+        elif match.group("op"):
+            pieces.append(_OPERATORS[match.group("op").lower()])
+    return pieces, position
 
 
 def clauses(text: str) -> list[str]:
