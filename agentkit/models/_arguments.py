@@ -1,9 +1,11 @@
 """The schema a planned call's arguments are decoded under: grounded, named, without guesses.
 
 Part of call shaping (`agentkit.models.shaping`): given the part of the request a call serves,
-required free-text strings become the spans it writes, numbers the numbers it writes, currency
-and language-code parameters the codes of what it names; optional parameters it names become
-required, the others are left out.
+required free-text strings become the spans it writes, numbers the numbers it writes; currency,
+language, ticker and unit parameters the codes of what it names, dates and times the ones it
+writes in the format asked for, expressions its arithmetic, arrays the lists it writes;
+enums the values it names; optional parameters it names become required, the others are left
+out. `fillable` says whether a request writes what a tool's required parameters need.
 """
 
 from __future__ import annotations

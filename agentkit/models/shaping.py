@@ -10,16 +10,26 @@ shaping fixes these through the grammar and the prompt, not the weights:
   Oslo and the air quality there"); each part the router sends to a tool is one intent, and an
   intent whose values come in a multiple of what its tool takes is several calls when the
   groups form a list ("factorial of 5, 10 and 15"; "The first triangle has a base of 12 ...
-  The second triangle has a base of 18 ...", `_parallel`). The grammar then requires exactly
-  those calls, in order, each naming its tool.
+  The second triangle has a base of 18 ...", "concerts near Berlin and Paris", `_parallel`).
+  The grammar then requires exactly those calls, in order, each naming its tool.
 - `ground`: a free-text string argument must be a span of the words of its intent (a
   name, a quoted text, a run of words), and a number one of the numbers written there (`12,000`,
   `$30.45`, `three`); in a parallel intent each call gets its own share of the values. A value
   written beside a word of a parameter's name goes to that parameter ("a height of 15", "the
-  title 'David'"). Arguments that ask for codes, identifiers, formats or expressions stay free.
+  title 'David'"), numbers left over go to the parameters in the order written, and a string
+  is not offered the spans another parameter's value stands in ("21.5 degrees"). Values take
+  the form the schema asks for: the code of a currency, language, ticker or unit the request
+  names ("Canadian dollars" is `CAD`, "Nvidia" `NVDA`, "miles" `mi`), a date or time in the
+  described format ("21 June 2025" is `2025-06-21`, "6:30 pm" `18:30`), the arithmetic an
+  expression writes ("15% of 80, plus 12" is `0.15 * 80 + 12`), the path, email address or
+  URL written, and an array the list written ("3, 9 and 12"). A tool whose required number or
+  code the request never writes is not called. Other codes, identifiers and formats stay free.
 - `surface_optional`: an optional argument the request names (an enum value such as
-  "fahrenheit", or the parameter's own words, "with details") becomes required, and an enum
-  is narrowed to the values named.
+  "fahrenheit", a choice its description lists, or the parameter's own words, "with
+  details") becomes required, and an enum (required or not) is narrowed to the values named,
+  by unit name too ("miles" for `mi`), a source taking the one after "from" and a target the
+  one after "to"; words of the tool's own name, of other parameters and the opening verb name
+  no optional string.
 - `omit_optional`: the other optional arguments are left out of the call (their defaults
   apply): a small model otherwise fills them with guesses (`"send_at": "2023-01-01T09:00"`).
 - `hide_examples`: the prompt's tool list leaves out `default` and `examples` values, and
