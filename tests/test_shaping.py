@@ -841,3 +841,20 @@ def test_an_expression_takes_the_arithmetic_the_request_writes() -> None:
     assert props["expression"]["enum"] == ["(48 + 12) / 7.5"]
     assert "enum" not in one_call("Solve the puzzle on page 3", calculator)["expression"]
     assert _values.expression("Dates like 2025-08-05 are no sums") is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "piece"), [("url", "a-"), ("email", "a."), ("path", "a-"), ("phone", "1 ")]
+)
+def test_values_of_a_kind_are_found_in_linear_time(kind: str, piece: str) -> None:
+    import time
+
+    from agentkit.models._arguments import _of_kind
+
+    def seconds(text: str) -> float:
+        start = time.perf_counter()
+        _of_kind(kind, {"type": "string"}, text)
+        return time.perf_counter() - start
+
+    short, long = piece * 600, piece * 4800  # 8 times the text: 64 times the time if quadratic
+    assert seconds(long) < 24 * max(seconds(short), 0.002)

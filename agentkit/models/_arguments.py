@@ -31,18 +31,20 @@ _CODE_LIKE = re.compile(
     re.IGNORECASE,
 )
 _KINDS = (
-    # (a parameter name of the kind, a description of it, what a value of the kind looks like)
-    (r"e-?mail|recipient", r"e-?mail address", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
-    (r"phone|mobile|cell", r"(phone|telephone|mobile) number", r"\+?\d[\d ().-]{5,}\d"),
+    # (a parameter name of the kind, a description of it, what a value of the kind looks like;
+    # every repeat is bounded, so a hostile request cannot make the search quadratic)
+    (r"e-?mail|recipient", r"e-?mail address", r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+"),
+    (r"phone|mobile|cell", r"(phone|telephone|mobile) number", r"\+?\d[\d ().-]{5,24}\d"),
     (
         r"url|link|website",
         r"\burl\b|web address|link to",
-        r"https?://\S+|www\.\S+|[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|dev|ai|edu|gov)\b\S*",
+        r"https?://\S{1,2000}|www\.\S{1,2000}"
+        r"|[\w-]{1,63}(?:\.[\w-]{1,63}){0,8}\.(?:com|org|net|io|dev|ai|edu|gov)\b\S{0,2000}",
     ),
     (
         r"(^|_)(path|file|filename|filepath|dir|directory|folder)($|_)|^(file|dir)[A-Z]",
         r"\bpath\b|\bdirectory\b",
-        r"(?<![\w/])(?:~|\.{1,2})?/[\w.@~+/-]*|\b[\w-]+\.[A-Za-z][A-Za-z0-9]{0,4}\b",
+        r"(?<![\w/])(?:~|\.{1,2})?/[\w.@~+/-]{0,1000}|\b[\w-]{1,128}\.[A-Za-z][A-Za-z0-9]{0,4}\b",
     ),
 )
 """Strings of a recognisable kind: offered the values of the kind the request writes."""
