@@ -858,3 +858,13 @@ def test_values_of_a_kind_are_found_in_linear_time(kind: str, piece: str) -> Non
 
     short, long = piece * 600, piece * 4800  # 8 times the text: 64 times the time if quadratic
     assert seconds(long) < 24 * max(seconds(short), 0.002)
+
+
+def test_a_huge_enum_is_read_only_as_far_as_its_bound() -> None:
+    from agentkit.models import _codes
+
+    values = [f"plan_{i}" for i in range(2 * _codes.MAX_ENUM_VALUES)]
+    text = "Switch me to plan 3, or else plan 900. " * 50
+    assert [c.code for c in _codes.enum_mentions(text, values)] == ["plan_3"]  # 900: unread
+    inner = _codes.enum_mentions("premium economy, please", ["economy", "premium_economy"])
+    assert [c.code for c in inner] == ["premium_economy"]  # "economy" is inside a longer one

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -146,8 +147,9 @@ def enum_mentions(text: str, values: list[str]) -> list[Code]:
         ['C']
     """
     window = text[:10_000]
+    folded = window.lower()
     spans: list[tuple[int, int, str]] = []
-    for value in values:
+    for value in values[:MAX_ENUM_VALUES]:
         lowered = value.lower()
         spelled = {lowered, lowered.replace("_", " ").replace("-", " ")}
         names = [(name, re.IGNORECASE) for name in sorted(spelled)]
@@ -155,21 +157,30 @@ def enum_mentions(text: str, values: list[str]) -> list[Code]:
         if len(value) >= 2 and value.isupper():
             names.append((value, re.NOFLAG))  # "MB", "EUR": as written
         for name, flags in names:
-            if not name.strip():
+            if not name.strip() or name.lower() not in folded:  # most values: not written
                 continue
             short = len(name) == 1 or name in _COMMON
             bare = name == lowered and short and flags == re.IGNORECASE
             lead = r"(?:(?<=\d)|(?<=\d )|(?<=°))" if bare else r"(?<![^\W\d])(?<!-)"
             tail = "" if bare or len(name) <= 2 else "(?:e?s)?"
-            for match in re.finditer(rf"{lead}{re.escape(name)}{tail}(?![\w-])", window, flags):
+            pattern = re.compile(rf"{lead}{re.escape(name)}{tail}(?![\w-])", flags)
+            for match in itertools.islice(pattern.finditer(window), MAX_MENTIONS):
                 spans.append((match.start(), match.end(), value))
-    found: list[Code] = []
-    for start, end, value in sorted(spans, key=lambda s: (s[0], s[0] - s[1])):
-        inside = any(a <= start and end <= b and (a, b) != (start, end) for a, b, _ in spans)
-        if not inside and all(c.code != value for c in found):
-            found.append(Code(value, start))
-    return found
+    found: dict[str, Code] = {}
+    reach = -1  # the furthest end of the mentions before this one (earlier, or as early and longer)
+    for (start, end), group in itertools.groupby(
+        sorted(spans, key=lambda s: (s[0], -s[1])), key=lambda s: (s[0], s[1])
+    ):
+        if reach < end:  # not inside a longer mention
+            for _, _, value in group:
+                found.setdefault(value, Code(value, start))
+        reach = max(reach, end)
+    return list(found.values())
 
 
+MAX_ENUM_VALUES = 500
+"""Enum values looked for in a request (the rest are never narrowed to)."""
+MAX_MENTIONS = 8
+"""Mentions of one name read: the first ones decide."""
 _COMMON = frozenset("in on at to or by am pm a an it is be as of no all any one".split())
 """Abbreviations that are also common words: named only right after a number."""
