@@ -433,16 +433,14 @@ def test_a_named_boolean_is_true_unless_negated() -> None:
     assert call.parameters["properties"]["detailed"]["enum"] == [False]
 
 
+def converter(name: str, of: str, unit: dict[str, Any]) -> Tool:
+    """A tool converting a value from one `of` (currency, unit) to another, each `unit`."""
+    properties = {"value": {"type": "number"}, f"from_{of}": unit, f"to_{of}": dict(unit)}
+    return schema_tool(name, properties, list(properties))
+
+
 def test_currency_and_language_codes_come_from_the_names_the_request_uses() -> None:
-    convert = schema_tool(
-        "convert",
-        {
-            "amount": {"type": "number"},
-            "from_currency": {"type": "string", "description": "Currency to convert from"},
-            "to_currency": {"type": "string", "description": "Currency to convert to"},
-        },
-        ["amount", "from_currency", "to_currency"],
-    )
+    convert = converter("convert", "currency", {"type": "string", "description": "Currency"})
     text = "How many Swiss francs do I get for 1,200 US dollars?"
     (call,) = plan_calls(text, [convert], "convert", lambda _: None, CallShaping())
     props = call.parameters["properties"]
@@ -554,15 +552,7 @@ def one_call(text: str, tool: Tool) -> dict[str, Any]:
 
 def test_a_required_enum_takes_the_units_the_request_names_source_and_target() -> None:
     units = ["mm", "cm", "m", "km", "in", "ft", "mi", "ml", "cup"]
-    convert = schema_tool(
-        "convert",
-        {
-            "value": {"type": "number"},
-            "from_unit": {"type": "string", "enum": units},
-            "to_unit": {"type": "string", "enum": units},
-        },
-        ["value", "from_unit", "to_unit"],
-    )
+    convert = converter("convert", "unit", {"type": "string", "enum": units})
     props = one_call("Convert 5km to miles.", convert)
     assert (props["from_unit"]["enum"], props["to_unit"]["enum"]) == (["km"], ["mi"])
     props = one_call("How many milliliters is 3.5 cups?", convert)  # the target comes first
@@ -579,15 +569,8 @@ def test_a_required_enum_takes_the_units_the_request_names_source_and_target() -
 
 
 def test_unit_symbols_and_tickers_come_from_the_names_the_request_uses() -> None:
-    convert = schema_tool(
-        "convert_units",
-        {
-            "value": {"type": "number"},
-            "from_unit": {"type": "string", "description": "Symbol of the unit, e.g. 'kg'."},
-            "to_unit": {"type": "string", "description": "Symbol of the unit to convert into."},
-        },
-        ["value", "from_unit", "to_unit"],
-    )
+    symbol = {"type": "string", "description": "Symbol of the unit, e.g. 'kg'."}
+    convert = converter("convert_units", "unit", symbol)
     first, second = plan_calls(
         "Convert 5 km to miles and 3 kg to pounds.", [convert], "convert_units",
         lambda _: None, CallShaping(),

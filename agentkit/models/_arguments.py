@@ -11,11 +11,12 @@ out. `fillable` says whether a request writes what a tool's required parameters 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentkit.models import _codes, _values
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from agentkit.models.shaping import CallShaping
 
 __all__ = ["fillable", "groundable_string", "shape_arguments", "takes_name"]
+
+_T = TypeVar("_T")
 
 _CODE_LIKE = re.compile(
     r"\b(codes?|iso|abbreviat\w*|symbols?|tickers?|formats?|formatted|urls?|uri|paths?|ids?|"
@@ -133,6 +136,7 @@ def _taken(
 
 
 def _fixed(schema: dict[str, Any]) -> bool:
+    """Whether the schema already fixes its values (an enum or a const)."""
     return any(k in schema for k in ("enum", "const"))
 
 
@@ -165,14 +169,11 @@ def _bound_spans(
         rest = {s for s, c in claims.items() if not c}
         allowed = mine or rest
         if allowed:
-            out[name] = _Spans(
-                text,
-                [s for s in spans.every if s in allowed],
-                [s for s in spans.after_from if s in allowed],
-                [s for s in spans.after_to if s in allowed],
-                spans.own,
-                spans.query,
-                spans.tool,
+            out[name] = dataclasses.replace(
+                spans,
+                every=[s for s in spans.every if s in allowed],
+                after_from=[s for s in spans.after_from if s in allowed],
+                after_to=[s for s in spans.after_to if s in allowed],
             )
     return out
 
@@ -214,9 +215,15 @@ def _bound_numbers(
     return out
 
 
+def _name_parts(name: str) -> list[str]:
+    """The words of an identifier: `maxCalories`, `fuel_efficiency`, `music.generate_scale`."""
+    return re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower())
+
+
 def _name_words(name: str) -> set[str]:
-    spaced = re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower())
-    return {w for w in spaced if len(w) >= 3 and w not in _GENERIC_WORDS | _values.STOPWORDS}
+    return {
+        w for w in _name_parts(name) if len(w) >= 3 and w not in _GENERIC_WORDS | _values.STOPWORDS
+    }
 
 
 def _beside(text: str, value: _values.Value) -> list[str]:
@@ -255,6 +262,11 @@ class _Spans:
     query: str = ""
     tool: str = ""
 
+    def own_first(self, read: Callable[[str], _T]) -> _T:
+        """What `read` finds in the call's own part, else in the part of the request it serves."""
+        found = read(self.own)
+        return found if found else read(self.text)
+
     def for_parameter(self, name: str) -> list[str]:
         """A source or origin takes what follows "from", a target what follows "to"."""
         if _SOURCE.search(name) and self.after_from:
@@ -283,20 +295,25 @@ def _surface(parameters: dict[str, Any], query: str, own: str, tool_name: str = 
     if not isinstance(properties, dict):
         return
     required = list(parameters.get("required") or ())
-    names = [tool_name, *properties]
+    words = [(name, _name_words(name)) for name in (tool_name, *properties)]
     for name, schema in properties.items():
-        if isinstance(schema, dict) and _surfaced(name, schema, required, query, own, names):
+        if isinstance(schema, dict) and _surfaced(name, schema, required, query, own, words):
             required.append(name)
     if required:
         parameters["required"] = required
 
 
 def _surfaced(
-    name: str, schema: dict[str, Any], required: list[str], query: str, own: str, names: list[str]
+    name: str,
+    schema: dict[str, Any],
+    required: list[str],
+    query: str,
+    own: str,
+    words: list[tuple[str, set[str]]],
 ) -> bool:
     """Narrow one parameter to the values the request names; whether it becomes required.
 
-    `names` are the tool's name and its parameters' (whose words name no other string).
+    `words` are those of the tool's name and of its parameters' (which name no other string).
     """
     enum = schema.get("enum")
     values = enum if isinstance(enum, list) else _choices(schema)
@@ -306,8 +323,7 @@ def _surfaced(
     if name in required or isinstance(enum, list) or named:
         return name not in required and bool(named)
     numeric = schema.get("type") in ("number", "integer")
-    others = [] if numeric else [n for n in names if n != name]
-    reserved = set().union(*(_name_words(other) for other in others))
+    reserved = [] if numeric else [ws for other, ws in words if other != name]
     if not _names_parameter(query.lower(), name, reserved):
         return False
     if values:  # "in 24 hour format": one of the choices, not a guess
@@ -346,25 +362,28 @@ def _omit_unnamed(parameters: dict[str, Any]) -> None:
         parameters["properties"] = {k: v for k, v in properties.items() if k in required}
 
 
-def _names_parameter(lowered: str, name: str, reserved: Collection[str] = ()) -> bool:
+def _names_parameter(lowered: str, name: str, reserved: Collection[Collection[str]] = ()) -> bool:
     """Whether the request uses a distinctive word of the parameter's name (`maxCalories`).
 
-    Words in `reserved` (those of the tool's name and of its other parameters) are not
+    Words of `reserved` (those of the tool's name and of its other parameters) are not
     distinctive, nor is the verb that opens a sentence ("Send an email" names no `send_at`).
     """
-    spaced = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").lower().split()
-    for word in spaced:
+    for word in _name_parts(name):
         if len(word) < 4 or word in _GENERIC_WORDS or word in _values.STOPWORDS:
             continue
-        if any(_alike(word, other) for other in reserved):
-            continue
         stem = word[: max(4, len(word) - 3)]
-        for match in re.finditer(rf"\b{re.escape(stem)}", lowered):
-            before = lowered[: match.start()].rstrip()
-            opens_sentence = not before or before[-1] in ".!?"
-            if word not in _values.LEADING_WORDS or not opens_sentence:
-                return True
+        named = any(
+            word not in _values.LEADING_WORDS or not _opens_sentence(lowered, match.start())
+            for match in re.finditer(rf"\b{re.escape(stem)}", lowered)
+        )
+        if named and not any(_alike(word, other) for words in reserved for other in words):
+            return True
     return False
+
+
+def _opens_sentence(text: str, at: int) -> bool:
+    before = text[:at].rstrip()
+    return not before or before[-1] in ".!?"
 
 
 def _ground(
@@ -384,7 +403,7 @@ def _ground(
             node["enum"] = lists  # "the mean of 3, 9 and 12": exactly that list
     elif kind == "string":
         _ground_string(node, name, spans)
-    elif kind in ("number", "integer") and not any(k in node for k in ("enum", "const")):
+    elif kind in ("number", "integer") and not _fixed(node):
         allowed = _numbers_for(node, numbers)
         if allowed:
             node["enum"] = allowed
@@ -412,7 +431,7 @@ def _lists(items: dict[str, Any], text: str) -> list[list[Any]]:
         return []
     runs: list[list[_values.Value]] = []
     end = 0
-    for value in sorted({v.start: v for v in reversed(values)}.values(), key=lambda v: v.start):
+    for value in _values.distinct(values):
         gap = text[end : value.start].strip(_QUOTE_MARKS + " ")
         if runs and _LIST_GAP.fullmatch(gap):
             runs[-1].append(value)
@@ -430,22 +449,24 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
     asked for, the arithmetic it writes for an expression, else a value of the parameter's kind
     (an email address, a path), else a span of it; else the string stays free.
     """
-    codes = _coded(name, node, spans.own) or _coded(name, node, spans.text)
+    if _fixed(node):
+        return
+    codes = spans.own_first(lambda text: _coded(name, node, text))
     if not codes and spans.query != spans.text:  # "For Amazon: the profile and the quote"
         codes = _coded(name, node, spans.query)[:1]
     if not codes:
-        codes = _formatted(name, node, spans.own) or _formatted(name, node, spans.text)
+        codes = spans.own_first(lambda text: _formatted(name, node, text))
     if not codes and _ARITHMETIC.search(f"{name} {node.get('description', '')}"):
         written = _values.expression(spans.own or spans.text)  # "15% of 80" is "0.15 * 80"
-        codes = [written] if written and not _fixed(node) else []
-    kind = None if codes else (_of_kind(name, node, spans.own) or _of_kind(name, node, spans.text))
+        codes = [written] if written else []
+    kind = None if codes else spans.own_first(lambda text: _of_kind(name, node, text))
     if codes or kind:
         node["enum"] = codes or kind
     elif kind is None and groundable_string(name, node) and spans.every:
         fitting = _names_for(name, spans.for_parameter(name), spans.text)
         if not _UNIT_LIKE.search(name):  # not "room", "percent"; a unit may be "units"
-            words = _name_words(name) | _name_words(spans.tool)
-            fitting = [f for f in fitting if not _only(words, f)] or fitting
+            bare = _bare_words(fitting, _name_words(name) | _name_words(spans.tool))
+            fitting = [f for f in fitting if not _only(bare, f)] or fitting
         if fitting:
             node["enum"] = fitting
 
@@ -483,14 +504,16 @@ def _formatted(name: str, node: dict[str, Any], text: str) -> list[str]:
         found = [_codes.Code(str(v.value), v.start) for v in _values.times(text)]
     else:
         return []
-    unique = list({c.code: c for c in reversed(found)}.values())[::-1]
-    return [c.code for c in _aim(name, sorted(unique, key=lambda c: c.start), text)]
+    first: dict[str, _codes.Code] = {}
+    for code in sorted(found, key=lambda c: c.start):
+        first.setdefault(code.code, code)  # each value once, where first written
+    return [c.code for c in _aim(name, list(first.values()), text)]
 
 
 def _code_kind(name: str, node: dict[str, Any]) -> str | None:
     """Which kind of code a string parameter asks for, if any."""
     said = f"{name.replace('_', ' ')} {node.get('description', '')}".lower()
-    if any(k in node for k in ("enum", "const")) or node.get("type") != "string":
+    if _fixed(node) or node.get("type") != "string":
         return None
     if "currenc" in said:
         return "currency"
@@ -558,8 +581,8 @@ def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
         if kind == "language" and (_values.QUOTED.search(text) or not _TARGET.search(name)):
             continue  # a text to translate ("Translate 'thank you'"), or the request's own
         if kind in _WRITTEN_CODE and not any(_coded(name, schema, t) for t in (text, query)):
-            written = _WRITTEN_CODE[kind].findall(f"{text} {query}")
-            if not any(w.lower() not in _values.LEADING_WORDS for w in written):
+            written = _WRITTEN_CODE[kind].finditer(f"{text[:10_000]} {query[:10_000]}")
+            if not any(w.group().lower() not in _values.LEADING_WORDS for w in written):
                 return False
     return True
 
@@ -587,7 +610,7 @@ def _of_kind(name: str, node: dict[str, Any], text: str) -> list[str] | None:
 
     An email address for an email, a path for a path; None for a parameter of no such kind.
     """
-    if node.get("type") != "string" or any(k in node for k in ("enum", "const")):
+    if node.get("type") != "string" or _fixed(node):
         return None
     description = str(node.get("description", ""))
     for names, described, holds in _KINDS:
@@ -601,13 +624,22 @@ _UNIT_WORDS = frozenset(w for name in _codes.UNITS for w in name.split()) | {"pe
 _UNIT_LIKE = re.compile(r"units?|scale|measure", re.IGNORECASE)
 
 
-def _only(words: Collection[str], span: str) -> bool:
-    """Whether a span says nothing but words of a name (of the parameter, of the tool) or units."""
+def _bare_words(spans: list[str], names: set[str]) -> set[str]:
+    """The words of the spans that say nothing of their own: a unit, a word of `names`."""
+    said = {w for span in spans for w in re.findall(r"[a-z]+", span.lower())}
+    return {
+        w
+        for w in said
+        if w in _UNIT_WORDS
+        or w.removesuffix("s") in _UNIT_WORDS
+        or any(_alike(n, w) for n in names)
+    }
+
+
+def _only(bare: set[str], span: str) -> bool:
+    """Whether a span says nothing but bare words (of the parameter's or tool's name, units)."""
     said = re.findall(r"[a-z]+", span.lower())
-    return bool(said) and all(
-        s in _UNIT_WORDS or s.removesuffix("s") in _UNIT_WORDS or any(_alike(w, s) for w in words)
-        for s in said
-    )
+    return bool(said) and all(w in bare for w in said)
 
 
 def _names_for(name: str, spans: list[str], text: str) -> list[str]:
@@ -640,7 +672,7 @@ _NAMED_IN_DESCRIPTION = re.compile(r"\b(city|country|location|place|name of)\b",
 
 def takes_name(name: str, schema: dict[str, Any]) -> bool:
     """Whether a free string takes a proper name (a city, an artist, a team)."""
-    if schema.get("type") != "string" or any(k in schema for k in ("enum", "const")):
+    if schema.get("type") != "string" or _fixed(schema):
         return False
     return bool(
         _PROPER.search(name) or _NAMED_IN_DESCRIPTION.search(str(schema.get("description", "")))

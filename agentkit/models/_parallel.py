@@ -112,7 +112,7 @@ def _found(tool: Tool, text: str) -> dict[str, list[_values.Value]]:
         and not _opens(text, v)
     ]
     return {
-        "number": [v for v in _distinct(_values.numbers(text)) if not _values.in_name(text, v)],
+        "number": [v for v in _values.distinct(_values.numbers(text)) if not _names_it(text, v)],
         "string": [v for v in named if v.start not in quoted],
         "quoted": [v for v in named if v.start in quoted],
         "named": named,  # both, in order: tried when neither alone is a list
@@ -270,10 +270,15 @@ def _enum_values(node: Any, depth: int = 0) -> list[Any]:
     return found + _enum_values(node.get("items"), depth + 1)
 
 
-def _distinct(values: list[_values.Value]) -> list[_values.Value]:
-    """One value per place in the text (a percentage is offered two ways but is one value)."""
-    by_start = {v.start: v for v in reversed(values)}  # the first of each place
-    return sorted(by_start.values(), key=lambda v: v.start)
+def _names_it(text: str, value: _values.Value) -> bool:
+    """A number right after a capitalised word is part of a name ("S&P 500", "Maroon 5")."""
+    before = text[: value.start].rstrip(" $")
+    word = before.rsplit(None, 1)[-1] if before.split() else ""
+    return (
+        before != text[: value.start]
+        and word[:1].isupper()
+        and word.lower().strip(",.;:") not in _values.LEADING_WORDS
+    )
 
 
 def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, tuple[int, int]]:
@@ -299,8 +304,9 @@ def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, tuple[int, int]]:
         if kind:
             counts[kind][1] += 1
             counts[kind][0] += name in required
-        if kind == "string" and takes_name(name, schema):
-            counts["named"] = [counts["named"][0] + 1, counts["named"][1] + 1]
+        if kind == "string" and takes_name(name, schema):  # required, as every string counted
+            counts["named"][0] += 1
+            counts["named"][1] += 1
     return {kind: (low, high) for kind, (low, high) in counts.items()}
 
 

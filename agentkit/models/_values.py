@@ -27,8 +27,8 @@ __all__ = [
     "clauses",
     "conjuncts",
     "dates",
+    "distinct",
     "expression",
-    "in_name",
     "names",
     "numbers",
     "options",
@@ -224,15 +224,10 @@ def numbers(text: str) -> list[Value]:
     return out
 
 
-def in_name(text: str, value: Value) -> bool:
-    """Whether a number is part of a name ("S&P 500", "ISO 4217"): after a capitalised word."""
-    before = text[: value.start].rstrip(" $")
-    word = before.rsplit(None, 1)[-1] if before.split() else ""
-    return (
-        before != text[: value.start]
-        and word[:1].isupper()
-        and word.lower().strip(",.;:") not in LEADING_WORDS
-    )
+def distinct(values: list[Value]) -> list[Value]:
+    """One value per place in the text, the first of each (a percentage is read two ways)."""
+    by_start = {v.start: v for v in reversed(values)}
+    return sorted(by_start.values(), key=lambda v: v.start)
 
 
 def names(text: str) -> list[Value]:
@@ -300,9 +295,12 @@ def options(description: str) -> list[str]:
     return listed if len(listed) >= 2 else []
 
 
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december"
+).split()
 CALENDAR = frozenset(
-    "January February March April May June July August September October November December "
-    "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+    [m.capitalize() for m in _MONTH_NAMES]
+    + "Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
 )
 """Parts of a date, not names."""
 
@@ -312,9 +310,6 @@ def _numbered(text: str, last: _Word, number: _Word) -> bool:
     return text[last.end : number.start] == " " and last.text not in CALENDAR
 
 
-_MONTH_NAMES = (
-    "january february march april may june july august september october november december"
-).split()
 _MONTHS = {n: i for i, month in enumerate(_MONTH_NAMES, 1) for n in (month, month[:3])}
 _MONTHS["sept"] = 9
 _MONTH = r"(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
