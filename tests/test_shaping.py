@@ -851,3 +851,141 @@ def test_a_huge_enum_is_read_only_as_far_as_its_bound() -> None:
     assert [c.code for c in _codes.enum_mentions(text, values)] == ["plan_3"]  # 900: unread
     inner = _codes.enum_mentions("premium economy, please", ["economy", "premium_economy"])
     assert [c.code for c in inner] == ["premium_economy"]  # "economy" is inside a longer one
+
+
+# -- instances, varied lists and lists of choices --------------------------------------------------
+FALL = schema_tool(
+    "final_speed",
+    {
+        "initial_velocity": {"type": "integer", "description": "The initial velocity."},
+        "height": {"type": "integer", "description": "The height it is dropped from."},
+        "gravity": {"type": "number", "description": "The gravitational acceleration."},
+    },
+    ["initial_velocity", "height"],
+)
+FORCE = schema_tool(
+    "force",
+    {
+        "charge1": {"type": "integer", "description": "The magnitude of the first charge."},
+        "charge2": {"type": "integer", "description": "The magnitude of the second charge."},
+        "distance": {"type": "integer", "description": "The distance between them."},
+    },
+    ["charge1", "charge2", "distance"],
+)
+SPEED = schema_tool(
+    "speed", {"distance": {"type": "integer"}, "time": {"type": "integer"}}, ["distance", "time"]
+)
+BEATS = schema_tool(
+    "beats",
+    {"capture_percentage": {"type": "integer"}, "window_size": {"type": "number"}},
+    ["capture_percentage", "window_size"],
+)
+GROWTH = schema_tool(
+    "compound_interest",
+    {"principal": {"type": "number"}, "rate": {"type": "number"}, "years": {"type": "integer"}},
+    ["principal", "rate", "years"],
+)
+GENOTYPE = schema_tool(
+    "genotype_frequency",
+    {
+        "allele_frequency": {"type": "number"},
+        "genotype": {"type": "string", "enum": ["AA", "Aa", "aa"]},
+    },
+    ["allele_frequency", "genotype"],
+)
+BUS = schema_tool(
+    "find_bus",
+    {"city": {"type": "string"}, "category": {"type": "string", "enum": ["direct", "one-stop"]}},
+    ["city"],
+)
+
+
+def calls_of(text: str, tool: Tool) -> list[dict[str, Any]]:
+    planned = plan_calls(text, [tool], tool.name, lambda _: tool.name, CallShaping())
+    assert all(c.tool.name == tool.name for c in planned)
+    return [c.parameters["properties"] for c in planned]
+
+
+def test_instances_a_word_problem_describes_are_one_call_each() -> None:
+    first, second = calls_of(
+        "Two objects were dropped. The first object had an initial velocity of 0 m/s and was "
+        "dropped from a height of 10 meters. The second object had an initial velocity of 5 "
+        "m/s and a height of 20 meters. With gravity at 9.8 m/s^2, what is the final speed of "
+        "both objects?",
+        FALL,
+    )
+    assert first["height"]["enum"] == [10] and second["height"]["enum"] == [20]
+    assert 5 not in first["initial_velocity"]["enum"] and 0 not in second["height"]["enum"]
+    assert first["gravity"]["enum"] == second["gravity"]["enum"] == [9.8]  # shared by both
+
+
+def test_a_second_instance_without_a_first_opens_the_request() -> None:
+    calls = calls_of(
+        "A car covers a distance of 500 meters in 25 seconds. Now, consider a second car that "
+        "covers a distance of 900 meters in 30 seconds. What is the speed of the second car? "
+        "Finally, a third car covers a distance of 40 meters in 8 seconds.",
+        SPEED,
+    )
+    assert [c["distance"]["enum"] for c in calls] == [[500], [900], [40]]
+
+
+def test_ordinals_that_name_parameters_and_half_filled_sentences_stay_one_call() -> None:
+    assert len(calls_of(
+        "The first charge has a magnitude of 5 and the second charge has a magnitude of 10. "
+        "The second charge sits at a distance of 2 from the first.", FORCE
+    )) == 1  # fmt: skip
+    assert len(calls_of(
+        "Filter out the beats with a confidence below 50%. Also, use a 0.5-second window.",
+        BEATS,
+    )) == 1  # fmt: skip
+
+
+def test_sentences_that_ask_again_with_all_their_values_are_one_call_each() -> None:
+    calls = calls_of(
+        "What is the speed of a car that traveled a distance of 500 meters in 25 seconds? "
+        "Also, what is the speed of a bicycle that traveled a distance of 1000 meters in 200 "
+        "seconds? Lastly, a train traveled a distance of 10000 meters in 600 seconds.",
+        SPEED,
+    )
+    assert [(c["distance"]["enum"], c["time"]["enum"]) for c in calls] == [
+        ([500], [25]),
+        ([1000], [200]),
+        ([10000], [600]),
+    ]
+
+
+def test_a_list_that_varies_one_value_shares_the_others() -> None:
+    ten, twenty = calls_of(
+        "What does $1,000 become at 5% a year after 10 years, and after 20 years?", GROWTH
+    )
+    assert ten["years"]["enum"] == [10] and twenty["years"]["enum"] == [20]
+    assert 1000 in ten["principal"]["enum"] and 1000 in twenty["principal"]["enum"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Its principal, rate and years are 5 units, 4 units and 3 units.",
+        "Growth from 2018 to 2019: in 2018 it was $500,000 and in 2019, $750,000.",
+        "Grow $1,000 at 5% and 3% for 10 years.",
+    ],
+)
+def test_values_not_varied_as_a_list_stay_one_call(text: str) -> None:
+    assert len(calls_of(text, GROWTH)) == 1
+
+
+def test_a_list_of_an_enums_values_is_one_call_per_value() -> None:
+    calls = calls_of(
+        "The dominant allele's frequency is 0.7. What is the frequency of the homozygous "
+        "dominant genotype (AA), heterozygous genotype (Aa), and homozygous recessive "
+        "genotype (aa)?",
+        GENOTYPE,
+    )
+    assert [c["genotype"]["enum"] for c in calls] == [["AA"], ["Aa"], ["aa"]]
+    assert len(calls_of("A bus to Reno, either direct or one-stop.", BUS)) == 1
+    assert len(calls_of("A bus to Reno, whether it is direct or has one stop.", BUS)) == 1
+
+
+def test_while_joins_two_groups_of_values() -> None:
+    first, second = calls_of("John chose 36 and 48, while Mary chose 60 and 96.", GCD)
+    assert first["a"]["enum"] == [36] and second["b"]["enum"] == [96]

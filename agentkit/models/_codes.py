@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 __all__ = [
@@ -102,6 +103,8 @@ class Code:
 
     code: str
     start: int
+    end: int = -1
+    """Where its name ends (-1 where not read)."""
 
 
 _PATTERNS: dict[int, re.Pattern[str]] = {}
@@ -149,8 +152,12 @@ def enum_mentions(text: str, values: list[str]) -> list[Code]:
     window = text[:10_000]
     folded = window.lower()
     spans: list[tuple[int, int, str]] = []
+    folds = Counter(v.lower() for v in values[:MAX_ENUM_VALUES])
     for value in values[:MAX_ENUM_VALUES]:
         lowered = value.lower()
+        if folds[lowered] > 1:  # "AA", "Aa" and "aa" are named as written
+            spans += _as_written(window, value)
+            continue
         spelled = {lowered, lowered.replace("_", " ").replace("-", " ")}
         names = [(name, re.IGNORECASE) for name in sorted(spelled)]
         names += [(name, re.IGNORECASE) for name in _UNIT_NAMES.get(lowered, [])]
@@ -173,9 +180,18 @@ def enum_mentions(text: str, values: list[str]) -> list[Code]:
     ):
         if reach < end:  # not inside a longer mention
             for _, _, value in group:
-                found.setdefault(value, Code(value, start))
+                found.setdefault(value, Code(value, start, end))
         reach = max(reach, end)
     return list(found.values())
+
+
+def _as_written(text: str, value: str) -> list[tuple[int, int, str]]:
+    """Where `text` writes `value` exactly, as a word (at most `MAX_MENTIONS` times)."""
+    if value not in text:
+        return []
+    pattern = re.compile(rf"(?<![^\W\d_]){re.escape(value)}(?![^\W\d_])")
+    found = itertools.islice(pattern.finditer(text), MAX_MENTIONS)
+    return [(m.start(), m.end(), value) for m in found]
 
 
 MAX_ENUM_VALUES = 500

@@ -8,6 +8,12 @@ second triangle has a base of 18"). Words that lead into a later group but not t
 different role instead ("directed by X and featuring Y"; "from 2020 Addison Street, and I can
 wait up to 600 seconds"), and the intent stays one call.
 
+When the values form no such list, three other shapes still make several calls: a word problem
+whose sentences each open an instance ("The first object ... The second object ...", "Now,
+consider a second car ..."; `_instances`), a list that varies one value while the others stay
+("at 5% after 10 years, and after 20 years"; `_varied`), and a list of an enum's values ("the
+genotypes AA, Aa and aa"; `_enumerated`).
+
 Example:
     >>> from agentkit import Tool
     >>> area = Tool.from_schema({"name": "area", "parameters": {"type": "object",
@@ -22,11 +28,12 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from agentkit.models import _values
+from agentkit.models import _codes, _values
 from agentkit.models._arguments import takes_name
 from agentkit.tools import Tool
 
@@ -39,7 +46,9 @@ MAX_GAP_WORDS = 6
 MAX_GAP_CHARS = 240
 """Groups of values further apart than this are never a list."""
 
-_COORDINATORS = frozenset("and or also then plus vs versus respectively as well".split())
+_COORDINATORS = frozenset(
+    "and or also then plus vs versus respectively as well while whereas".split()
+)
 _MARKERS = frozenset(
     "first second third fourth fifth last another other same again next finally lastly now "
     "too similarly likewise each both one".split()
@@ -59,6 +68,9 @@ class Share:
     other_names: tuple[str, ...] = ()
     own: tuple[int, int] | None = None
     """Where this call's part of the intent's text is: from its values to the next call's."""
+    text: str = ""
+    """The intent's text as this call reads it, when the other calls' parts are cut out of it
+    (instances of a word problem); empty when the call reads all of it."""
 
 
 def shares(tool: Tool, text: str) -> list[Share]:
@@ -76,7 +88,12 @@ def shares(tool: Tool, text: str) -> list[Share]:
     counts = _group_counts(text, found, kinds)
     calls = min(min((c for c, _ in counts.values()), default=1), MAX_PLANNED_CALLS)
     if calls < 2:
-        return [Share()]
+        return (
+            _instances(tool, text, found, kinds)
+            or _varied(text, found, kinds)
+            or _enumerated(tool, text)
+            or [Share()]
+        )
     out = []
     leading = next(k for k, (c, _) in counts.items() if c == calls)
     step = counts[leading][1]
@@ -312,3 +329,235 @@ def _parameter_kinds(parameters: dict[str, Any]) -> dict[str, tuple[int, int]]:
 
 def _free_string(schema: dict[str, Any]) -> bool:
     return schema.get("type") == "string" and not any(k in schema for k in ("enum", "const"))
+
+
+_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6}
+_ANOTHER = "another"
+_CONTINUING = frozenset("also lastly finally additionally then next".split())
+"""First words of a sentence that may ask the same again for other values ("Also, ...")."""
+_CONTINUED = -1
+MAX_OPENER_WORDS = 6
+"""How far into a sentence an ordinal may stand and still open an instance ("Now, consider a
+second car")."""
+_SHARED = frozenset("both each all these those them respectively".split())
+"""Words of a closing sentence that speaks of every instance ("the final speed of both")."""
+
+
+def _instances(
+    tool: Tool,
+    text: str,
+    found: dict[str, list[_values.Value]],
+    kinds: dict[str, tuple[int, int]],
+) -> list[Share]:
+    """One share per instance a word problem describes in sentences of its own.
+
+    "A car starts at 15 m/s ... Now, consider a second car that starts at 20 m/s ...
+    Finally, a third car ...": a sentence whose first words hold an ordinal ("second",
+    "third") or "another" opens an instance, which runs until the next one opens. Text before
+    a "first" instance, and closing sentences that speak of all of them ("the final speed of
+    both objects"), are shared. An ordinal that names a parameter ("the first charge" of
+    `charge1`, "The magnitude of the first charge") opens nothing. Each instance must hold a
+    value of its own. A sentence that opens with "Also" or "Lastly" opens an instance too, when
+    every instance writes all the numbers (or names) the tool requires ("... a distance of 500
+    meters in 25 seconds? Also, ... 1000 meters in 200 seconds?").
+    """
+    sentences = _sentences(text)
+    openers = _openers(text, sentences, _ordinal_roles(tool.parameters))
+    if not 2 <= len(openers) <= MAX_PLANNED_CALLS:
+        return []
+    starts = [sentences[index][0] for index, _ in openers]
+    end = len(text)
+    for start, stop in sentences[openers[-1][0] + 1 :]:
+        if set(re.findall(r"[a-z]+", text[start:stop].lower())) & _SHARED:
+            end = start  # "... the final speed of both objects?": every instance's
+            break
+    parts = list(itertools.pairwise([*starts, end]))
+    values = found["number"] + found["named"]
+    groups = [[v for v in values if a <= v.start < b] for a, b in parts]
+    if not all(groups):
+        return []
+    if any(o == _CONTINUED for _, o in openers) and not all(_complete(g, kinds) for g in groups):
+        return []
+    shared = text[: parts[0][0]], text[parts[-1][1] :]
+    return [Share(own=part, text=shared[0] + text[slice(*part)] + shared[1]) for part in parts]
+
+
+def _openers(text: str, sentences: list[tuple[int, int]], roles: set[str]) -> list[tuple[int, int]]:
+    """The sentences that open instances, and their ordinals, in order (none if no sequence).
+
+    The first instance opens the text when no "first" does; ordinals must run in order, and a
+    sentence repeating the last ordinal ("the displacement of the second car") opens nothing.
+    """
+    openers: list[tuple[int, int]] = []  # (sentence index, ordinal; 0 for "another")
+    for index, (start, end) in enumerate(sentences):
+        ordinal = _opener(text[start:end], roles)
+        if ordinal is not None and not (openers and ordinal > 0 and ordinal == openers[-1][1]):
+            openers.append((index, ordinal))
+    if not openers or (len(openers) < 2 and openers[0][1] == 1):
+        return []
+    if openers[0][1] != 1:
+        openers.insert(0, (0, 1))
+    for expected, (_, ordinal) in enumerate(openers, 1):
+        if ordinal not in (0, _CONTINUED, expected):
+            return []
+    return openers
+
+
+def _complete(group: list[_values.Value], kinds: dict[str, tuple[int, int]]) -> bool:
+    """Whether an instance writes every number and name its tool requires."""
+    numbers, strings = kinds["number"][0], kinds["string"][0]
+    written = sum(not isinstance(v.value, str) for v in group)
+    return bool(numbers + strings) and written >= numbers and len(group) - written >= strings
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """Where each sentence of a text is."""
+    out, start = [], 0
+    for match in _BREAK.finditer(text):
+        out.append((start, match.end()))
+        start = match.end()
+    if text[start:].strip():
+        out.append((start, len(text)))
+    return out
+
+
+def _opener(sentence: str, roles: set[str]) -> int | None:
+    """The ordinal that opens an instance in a sentence's first words (0 for "another")."""
+    words = [w.strip(",;:.!?\"'()").lower() for w in sentence.split()[: MAX_OPENER_WORDS + 1]]
+    for word, after in zip(words, [*words[1:], ""], strict=False):
+        if word in _ORDINALS and f"{word} {after}" not in roles:
+            return _ORDINALS[word]
+        if word == _ANOTHER:
+            return 0
+    if words[:1] == ["and"]:
+        words = words[1:]
+    return _CONTINUED if words[:1] and words[0] in _CONTINUING else None
+
+
+def _ordinal_roles(parameters: dict[str, Any]) -> set[str]:
+    """The "first charge", "second number" that name parameters rather than instances."""
+    out: set[str] = set()
+    properties = parameters.get("properties") or {}
+    for name, schema in list(properties.items())[:100]:
+        description = schema.get("description", "") if isinstance(schema, dict) else ""
+        text = f"{name} {description}"[:1000].lower()
+        out.update(m.group() for m in re.finditer(r"\b(?:first|second|third) [a-z]+", text))
+        for word, number in re.findall(r"([a-z]+)_?([1-3])\b", name.lower()):
+            out.add(f"{[*_ORDINALS][int(number) - 1]} {word}")
+    return out
+
+
+def _varied(
+    text: str, found: dict[str, list[_values.Value]], kinds: dict[str, tuple[int, int]]
+) -> list[Share]:
+    """One share per item of a list that varies one value while the others stay.
+
+    "What does $1,000 become at 5% after 10 years, and after 20 years?"; "How far is Madrid
+    from Barcelona, from Valencia and from Seville?": the values outside the list go to every
+    call. The items must play the same role: the same word leads into each ("after", "from"),
+    or the same word follows each ("10 minutes ... 25 minutes"); and there must be more values
+    of the kind than the tool takes.
+    """
+    taken = [(v.start, v.start + len(v.text)) for v in found["number"] + found["named"]]
+    for kind in ("number", "named"):
+        low, high = kinds["number" if kind == "number" else "string"]
+        values = [v for v in found[kind] if kind != "number" or not v.text[:1].isalpha()]
+        for size in range(high, 0, -1):
+            for length in range(len(values) - 1, 2 * size - 1, -1):
+                shared = len(values) - length
+                if (
+                    length % size
+                    or not low <= shared + size <= high
+                    or shared + size >= len(values)
+                ):
+                    continue
+                for start in range(len(values) - length + 1):
+                    items = values[start : start + length]
+                    groups = [items[i : i + size] for i in range(0, length, size)]
+                    rest = {str(v.value) for v in values if v not in items}
+                    if rest & {str(v.value) for v in items}:
+                        continue  # "from 2018 to 2019. In 2018, ... and in 2019, ...": one call
+                    if _same_role(text, groups) and _listed(text, items, size, taken):
+                        starts = [0, *(g[0].start for g in groups[1:]), len(text)]
+                        parts = list(itertools.pairwise(starts))
+                        return _split(text, groups, parts)
+    return []
+
+
+def _same_role(text: str, groups: list[list[_values.Value]]) -> bool:
+    """Whether the same word leads into each group, or the same word follows each."""
+
+    def before(value: _values.Value) -> str:
+        words = [w.strip(",;:") for w in text[max(0, value.start - 60) : value.start].split()]
+        while words and (not words[-1] or words[-1].lower() in _COORDINATORS):
+            words.pop()
+        return words[-1].lower() if words and words[-1].isalpha() else ""
+
+    def after(value: _values.Value) -> str:
+        match = re.match(r"\s*([^\W\d_]+)", text[value.start + len(value.text) :])
+        word = match.group(1).lower() if match else ""
+        return "" if word in _COORDINATORS else word
+
+    leads = {before(group[0]) for group in groups}
+    follows = {after(group[-1]) for group in groups}
+    return any(len(seen) == 1 and "" not in seen for seen in (leads, follows))
+
+
+def _split(
+    text: str, groups: list[list[_values.Value]], parts: list[tuple[int, int]]
+) -> list[Share]:
+    """The shares of calls that each take one group of values, each served by one part."""
+    numbers = _values.numbers(text)
+    out = []
+    for index, (mine, part) in enumerate(zip(groups, parts, strict=True)):
+        others = [v for i, group in enumerate(groups) if i != index for v in group]
+        spans = [(v.start, v.start + len(v.text)) for v in others]
+        other_numbers = {n.start for n in numbers if any(a <= n.start < b for a, b in spans)}
+        kept = {str(v.value) for v in mine}
+        other_names = tuple(
+            dict.fromkeys(
+                str(v.value) for v in others if isinstance(v.value, str) and v.value not in kept
+            )
+        )
+        out.append(Share(frozenset(other_numbers), other_names, part))
+    return out
+
+
+def _enumerated(tool: Tool, text: str) -> list[Share]:
+    """One share per choice of a list of an enum's values ("the genotypes AA, Aa and aa").
+
+    The first parameter with an enum (or a description's choices) whose values the request
+    names as a list, two or more joined by commas or a coordinator with at most
+    `MAX_GAP_WORDS` words between: each call's own part names its value, so the call's enum is
+    narrowed to it. Values in other roles ("from Celsius to Fahrenheit") are no list.
+    """
+    properties = tool.parameters.get("properties") or {}
+    for schema in list(properties.values())[:100]:
+        if not isinstance(schema, dict) or schema.get("type") == "array":
+            continue
+        enum = schema.get("enum")
+        values = (
+            enum if isinstance(enum, list) else _values.options(str(schema.get("description", "")))
+        )
+        strings = [v for v in values if isinstance(v, str)]
+        found = _codes.enum_mentions(text, strings) if len(strings) > 1 else []
+        found = sorted(found, key=lambda c: c.start)
+        if not 2 <= len(found) <= MAX_PLANNED_CALLS:
+            continue
+        gaps = [text[a.end : b.start] for a, b in itertools.pairwise(found)]
+        if all(_joins(gap) for gap in gaps):
+            starts = [0, *(c.start for c in found[1:]), len(text)]
+            return [Share(own=part) for part in itertools.pairwise(starts)]
+    return []
+
+
+def _joins(gap: str) -> bool:
+    """Whether a gap between two named choices joins them as a list."""
+    words = re.findall(r"[^\W\d_]+", gap.lower())
+    joined = "," in gap or "&" in gap or "and" in words
+    return (
+        joined
+        and not _BREAK.search(gap)
+        and len(words) <= MAX_GAP_WORDS
+        and not set(words) & {"to", "into", "from", "than", "vs", "or", "whether", "either"}
+    )

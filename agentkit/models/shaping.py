@@ -10,7 +10,9 @@ shaping fixes these through the grammar and the prompt, not the weights:
   Oslo and the air quality there"); each part the router sends to a tool is one intent, and an
   intent whose values come in a multiple of what its tool takes is several calls when the
   groups form a list ("factorial of 5, 10 and 15"; "The first triangle has a base of 12 ...
-  The second triangle has a base of 18 ...", "concerts near Berlin and Paris", `_parallel`).
+  The second triangle has a base of 18 ...", "concerts near Berlin and Paris"); so is a word
+  problem of several instances ("Now, consider a second car ..."), a list varying one value
+  ("after 10 years, and after 20 years") and a list of an enum's values (`_parallel`).
   The grammar then requires exactly those calls, in order, each naming its tool.
 - `ground`: a free-text string argument must be a span of the words of its intent (a
   name, a quoted text, a run of words), and a number one of the numbers written there (`12,000`,
@@ -149,14 +151,14 @@ def plan_calls(
             parameters = shape_arguments(
                 tool.parameters,
                 query,
-                text,
+                share.text or text,
                 shaping,
                 other_numbers=share.other_numbers,
                 other_names=share.other_names,
                 own=text[slice(*share.own)] if share.own else "",
                 tool_name=tool.name,
             )
-            planned.append(PlannedCall(tool, parameters, text))
+            planned.append(PlannedCall(tool, parameters, share.text or text))
     return planned[:MAX_PLANNED_CALLS]
 
 
