@@ -989,3 +989,16 @@ def test_a_list_of_an_enums_values_is_one_call_per_value() -> None:
 def test_while_joins_two_groups_of_values() -> None:
     first, second = calls_of("John chose 36 and 48, while Mary chose 60 and 96.", GCD)
     assert first["a"]["enum"] == [36] and second["b"]["enum"] == [96]
+
+
+def test_a_tool_needing_more_numbers_than_the_request_writes_is_not_called() -> None:
+    roots = schema_tool(
+        "find_roots",
+        {"a": {"type": "number"}, "b": {"type": "number"}, "c": {"type": "number"}},
+        ["a", "b", "c"],
+    )
+    route = lambda _: "find_roots"  # noqa: E731
+    assert plan_calls("What are the roots of bx + c = 0?", [roots], "find_roots", route,
+                      CallShaping()) == []  # fmt: skip
+    assert len(plan_calls("Roots of 2x^2 + 3x + 1 = 0 with a=2, b=3, c=1", [roots],
+                          "find_roots", route, CallShaping())) == 1  # fmt: skip

@@ -551,10 +551,15 @@ _WRITTEN_CODE = {
 """What a request may write for a code outside the tables: "XAU", "Klingon", "Zorblax"."""
 
 
+_SPARE_NUMBERS = 0
+"""How many of a tool's required numbers a request may leave unwritten and still fill it."""
+
+
 def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
     """Whether the text writes what the required parameters need (a code: or the `query`).
 
-    A free number needs a number the text writes; a currency, a language code or a ticker
+    A tool's free numbers need as many numbers written in the text ("the roots of bx + c = 0"
+    fills no `a`, `b` and `c`); a currency, a language code or a ticker
     needs one it names, or at least a word that may be one ("XAU", "Klingon", "Zorblax"); a
     target language code one of those or a quoted text to translate: "Explain what a stock
     split is" fills no ticker.
@@ -567,6 +572,7 @@ def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
     """
     properties = parameters.get("properties") or {}
     numbers = _values.numbers(text)
+    needed = 0
     for name in parameters.get("required") or ():
         schema = properties.get(name)
         if not isinstance(schema, dict):
@@ -574,7 +580,8 @@ def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
         if schema.get("type") in ("number", "integer") and not any(
             k in schema for k in ("enum", "const", "default")
         ):
-            if not numbers:
+            needed += 1
+            if len(_values.distinct(numbers)) < needed - _SPARE_NUMBERS:
                 return False
             continue
         kind = _code_kind(name, schema)
