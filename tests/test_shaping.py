@@ -1002,3 +1002,24 @@ def test_a_tool_needing_more_numbers_than_the_request_writes_is_not_called() -> 
                       CallShaping()) == []  # fmt: skip
     assert len(plan_calls("Roots of 2x^2 + 3x + 1 = 0 with a=2, b=3, c=1", [roots],
                           "find_roots", route, CallShaping())) == 1  # fmt: skip
+
+
+def test_an_array_of_choices_takes_the_list_of_choices_the_request_names() -> None:
+    directions = schema_tool(
+        "directions",
+        {
+            "start": {"type": "string"},
+            "avoid": {
+                "type": "array",
+                "items": {"type": "string", "enum": ["tolls", "highways", "ferries"]},
+            },
+        },
+        ["start"],
+    )
+    (call,) = calls_of("Directions from Leeds avoiding highways and toll roads.", directions)
+    assert "avoid" in call  # surfaced: the request names its values
+    assert call["avoid"]["enum"] == [["highways", "tolls"]]
+    (call,) = calls_of("Directions from Leeds, please, no ferries.", directions)
+    assert call["avoid"]["items"]["enum"] == ["tolls", "highways", "ferries"]  # not narrowed
+    (call,) = calls_of("Directions from Leeds.", directions)
+    assert "avoid" not in call

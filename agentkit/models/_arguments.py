@@ -314,7 +314,14 @@ def _surfaced(
     """Narrow one parameter to the values the request names; whether it becomes required.
 
     `words` are those of the tool's name and of its parameters' (which name no other string).
+    An array of enum values is surfaced when the request names one of its items' values (and
+    not narrowed: "facilities for disabled people" may name one the request never spells).
     """
+    items = schema.get("items")
+    if schema.get("type") == "array" and isinstance(items, dict):
+        choices = items.get("enum")
+        named = _named(name, choices, own, query) if isinstance(choices, list) else []
+        return name not in required and bool(named)
     enum = schema.get("enum")
     values = enum if isinstance(enum, list) else _choices(schema)
     named = _named(name, values, own, query)
@@ -397,8 +404,9 @@ def _ground(
             if isinstance(sub, dict):
                 _ground(sub, key, spans, numbers, depth + 1)
     elif kind == "array" and isinstance(node.get("items"), dict):
+        chosen = node["items"].get("type") == "string" and _fixed(node["items"])
         _ground(node["items"], name, spans, numbers, depth + 1)
-        lists = _lists(node["items"], spans.own or spans.text)
+        lists = _lists(node["items"], spans.own or spans.text, chosen=chosen)
         if lists and not any(k in node for k in ("enum", "const", "minItems", "maxItems")):
             node["enum"] = lists  # "the mean of 3, 9 and 12": exactly that list
     elif kind == "string":
@@ -413,17 +421,22 @@ _LIST_GAP = re.compile(r",?\s*(?:(?:and|or|&)\s*)?(?:(?:the|a|an)\s*)?", re.IGNO
 _QUOTE_MARKS = "\"'\u2018\u2019\u201c\u201d"
 
 
-def _lists(items: dict[str, Any], text: str) -> list[list[Any]]:
+def _lists(items: dict[str, Any], text: str, *, chosen: bool = False) -> list[list[Any]]:
     """The lists the text writes of values an array's items take, longest first.
 
     Numbers ("3, 9 and 12", "[23, 45, 67]") for number items, names and quoted text ("'milk',
-    'bread', and 'eggs'") for grounded strings: two or more values with only commas, "and" or
-    "or" between them.
+    'bread', and 'eggs'") for grounded strings, the values of the schema's own enum (`chosen`)
+    as the text names them ("the rating and player count"): two or more values with only
+    commas, "and" or "or" between them.
     """
     kind = items.get("type")
     if kind in ("number", "integer") and "enum" in items:
         offered = set(items["enum"])
         values = [v for v in _values.numbers(text) if v.value in offered]
+    elif chosen and isinstance(items.get("enum"), list):
+        strings = [v for v in items["enum"] if isinstance(v, str)]
+        found = sorted(_codes.enum_mentions(text, strings), key=lambda c: c.start)
+        values = [_values.Value(text[c.start : c.end], c.code, c.start) for c in found]
     elif kind == "string" and isinstance(items.get("enum"), list):
         offered = set(items["enum"])
         values = [v for v in _values.names(text) if v.value in offered]

@@ -158,12 +158,7 @@ def enum_mentions(text: str, values: list[str]) -> list[Code]:
         if folds[lowered] > 1:  # "AA", "Aa" and "aa" are named as written
             spans += _as_written(window, value)
             continue
-        spelled = {lowered, lowered.replace("_", " ").replace("-", " ")}
-        names = [(name, re.IGNORECASE) for name in sorted(spelled)]
-        names += [(name, re.IGNORECASE) for name in _UNIT_NAMES.get(lowered, [])]
-        if len(value) >= 2 and value.isupper():
-            names.append((value, re.NOFLAG))  # "MB", "EUR": as written
-        for name, flags in names:
+        for name, flags in _spellings(value):
             if not name.strip() or name.lower() not in folded:  # most values: not written
                 continue
             short = len(name) == 1 or name in _COMMON
@@ -183,6 +178,19 @@ def enum_mentions(text: str, values: list[str]) -> list[Code]:
                 found.setdefault(value, Code(value, start, end))
         reach = max(reach, end)
     return list(found.values())
+
+
+def _spellings(value: str) -> list[tuple[str, re.RegexFlag]]:
+    """The names an enum value goes by, and whether case counts in each."""
+    lowered = value.lower()
+    spelled = {lowered, lowered.replace("_", " ").replace("-", " ")}
+    if lowered.endswith("s") and len(lowered) > 4 and not lowered.endswith("ss"):
+        spelled.add(lowered[:-1])  # "tolls" named by "toll roads"
+    names = [(name, re.IGNORECASE) for name in sorted(spelled)]
+    names += [(name, re.IGNORECASE) for name in _UNIT_NAMES.get(lowered, [])]
+    if len(value) >= 2 and value.isupper():
+        names.append((value, re.NOFLAG))  # "MB", "EUR": as written
+    return names
 
 
 def _as_written(text: str, value: str) -> list[tuple[int, int, str]]:
