@@ -1023,3 +1023,9 @@ def test_an_array_of_choices_takes_the_list_of_choices_the_request_names() -> No
     assert call["avoid"]["items"]["enum"] == ["tolls", "highways", "ferries"]  # not narrowed
     (call,) = calls_of("Directions from Leeds.", directions)
     assert "avoid" not in call
+
+
+def test_spans_never_cut_a_quoted_text() -> None:
+    found = _values.spans("Stats for the Weapon 'Guardian Sword+' in 'Breath of the Wild'.")
+    assert "Guardian Sword+" in found and "Breath of the Wild" in found
+    assert not any(s.count("'") % 2 for s in found)  # no "Weapon 'Guardian Sword+"

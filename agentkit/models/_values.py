@@ -135,19 +135,21 @@ def spans(text: str, *, after: Collection[str] | None = None) -> list[str]:
 
     Runs stay within a sentence, hold at most `MAX_SPAN_WORDS` words, neither begin nor end
     with a stop word, never begin with the verb that opens a sentence ("Translate ..."), and
-    never cut a name ("Harbor View Hotel", not "Harbor View"); quoted text is offered whole.
+    never cut a name ("Harbor View Hotel", not "Harbor View") nor a quoted text ("named
+    'Wonder" is no span); quoted text is offered whole.
     Longer runs come first. `after`, if given, keeps only the runs that follow one of those
     words ("from", "to"), articles skipped.
 
     Example:
         >>> spans("Translate 'thank you' into Spanish.")
-        ['thank you', "thank you' into Spanish", 'thank', 'Spanish']
+        ['thank you', 'thank', 'Spanish']
         >>> spans("Fly from the Bay Area to New York", after={"from"})
         ['Bay Area']
     """
     words = _words(text)
     inside = _name_interiors(text)
-    found: dict[str, None] = {m.group(1).strip(): None for m in QUOTED.finditer(text)}
+    quoted = [m.span() for m in QUOTED.finditer(text[: _limit(text)])]
+    found: dict[str, None] = {text[a + 1 : b - 1].strip(): None for a, b in quoted}
     if after is not None:
         found = {}
     runs: list[tuple[int, str]] = []
@@ -164,7 +166,11 @@ def spans(text: str, *, after: Collection[str] | None = None) -> list[str]:
             last = words[j]
             if after is not None and j > i and last.text.lower() in _DIRECTIONS:
                 break  # "from A to B": what follows "from" ends at "to"
-            if last.text.lower() not in STOPWORDS and (j, "end") not in inside:
+            if (
+                last.text.lower() not in STOPWORDS
+                and (j, "end") not in inside
+                and not _cuts(first.start, last.end, quoted)
+            ):
                 piece = text[first.start : last.end].strip(_EDGE + " ")
                 if piece:
                     runs.append((j - i, piece))
@@ -173,6 +179,14 @@ def spans(text: str, *, after: Collection[str] | None = None) -> list[str]:
     runs.sort(key=lambda run: -run[0])
     found.update((piece, None) for _, piece in runs)
     return [span for span in found if span and "\n" not in span]
+
+
+def _cuts(start: int, end: int, quoted: list[tuple[int, int]]) -> bool:
+    """Whether a run from `start` to `end` holds part of a quoted text but not all of it."""
+    return any(
+        start < b and a < end and not (start <= a and b <= end) and not (a < start and end < b)
+        for a, b in quoted
+    )
 
 
 def _follows(words: list[_Word], i: int, after: Collection[str]) -> bool:
