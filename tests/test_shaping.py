@@ -1029,3 +1029,14 @@ def test_spans_never_cut_a_quoted_text() -> None:
     found = _values.spans("Stats for the Weapon 'Guardian Sword+' in 'Breath of the Wild'.")
     assert "Guardian Sword+" in found and "Breath of the Wild" in found
     assert not any(s.count("'") % 2 for s in found)  # no "Weapon 'Guardian Sword+"
+
+
+def test_a_word_of_another_parameters_name_alone_is_no_value() -> None:
+    case = schema_tool(
+        "get_case_info",
+        {"docket": {"type": "string"}, "court": {"type": "string"},
+         "info_type": {"type": "string", "description": "What to retrieve of the case."}},
+        ["docket", "court", "info_type"],
+    )  # fmt: skip
+    (call,) = calls_of("Who was the victim in the case docket numbered 2022/AL2562?", case)
+    assert "docket" not in call["info_type"]["enum"] and "victim" in call["info_type"]["enum"]

@@ -98,8 +98,9 @@ def shape_arguments(
                 if not any(name in s for name in other_names) and not taken.search(s)
             ]
 
+        words = frozenset().union(*map(_name_words, [tool_name, *properties]))
         spans = _Spans(
-            text, offered(), offered({"from"}), offered({"to", "into"}), own, query, tool_name
+            text, offered(), offered({"from"}), offered({"to", "into"}), own, query, words
         )
         named = _bound_spans(text, properties, required, spans)
         for name in required:  # an optional value is often a default
@@ -251,7 +252,7 @@ class _Spans:
     """The spans offered to strings: all of them, and those after "from" and after "to".
 
     `text` is the part of the request the call serves, `own` the call's own share of it (in a
-    parallel intent; else empty), `query` the whole request, `tool` the tool's name.
+    parallel intent; else empty), `query` the whole request.
     """
 
     text: str
@@ -260,7 +261,8 @@ class _Spans:
     after_to: list[str]
     own: str = ""
     query: str = ""
-    tool: str = ""
+    named: frozenset[str] = frozenset()
+    """The words of the tool's name and of its parameters' names."""
 
     def own_first(self, read: Callable[[str], _T]) -> _T:
         """What `read` finds in the call's own part, else in the part of the request it serves."""
@@ -478,7 +480,7 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
     elif kind is None and groundable_string(name, node) and spans.every:
         fitting = _names_for(name, spans.for_parameter(name), spans.text)
         if not _UNIT_LIKE.search(name):  # not "room", "percent"; a unit may be "units"
-            bare = _bare_words(fitting, _name_words(name) | _name_words(spans.tool))
+            bare = _bare_words(fitting, spans.named)
             fitting = [f for f in fitting if not _only(bare, f)] or fitting
         if fitting:
             node["enum"] = fitting
@@ -644,7 +646,7 @@ _UNIT_WORDS = frozenset(w for name in _codes.UNITS for w in name.split()) | {"pe
 _UNIT_LIKE = re.compile(r"units?|scale|measure", re.IGNORECASE)
 
 
-def _bare_words(spans: list[str], names: set[str]) -> set[str]:
+def _bare_words(spans: list[str], names: Collection[str]) -> set[str]:
     """The words of the spans that say nothing of their own: a unit, a word of `names`."""
     said = {w for span in spans for w in re.findall(r"[a-z]+", span.lower())}
     return {
@@ -657,7 +659,7 @@ def _bare_words(spans: list[str], names: set[str]) -> set[str]:
 
 
 def _only(bare: set[str], span: str) -> bool:
-    """Whether a span says nothing but bare words (of the parameter's or tool's name, units)."""
+    """Whether a span says nothing but bare words (of the tool's or a parameter's name, units)."""
     said = re.findall(r"[a-z]+", span.lower())
     return bool(said) and all(w in bare for w in said)
 
