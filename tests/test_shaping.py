@@ -1040,3 +1040,15 @@ def test_a_word_of_another_parameters_name_alone_is_no_value() -> None:
     )  # fmt: skip
     (call,) = calls_of("Who was the victim in the case docket numbered 2022/AL2562?", case)
     assert "docket" not in call["info_type"]["enum"] and "victim" in call["info_type"]["enum"]
+
+
+def test_parameters_claiming_the_same_numbers_are_offered_the_rest_in_turn() -> None:
+    growth = schema_tool(
+        "yoy_growth",
+        {"year1": {"type": "integer"}, "year1_revenue": {"type": "integer"},
+         "year2": {"type": "integer"}, "year2_revenue": {"type": "integer"}},
+        ["year1", "year1_revenue", "year2", "year2_revenue"],
+    )  # fmt: skip
+    (call,) = calls_of("Growth with revenues of $1M in 2019 and $1.2M in 2020?", growth)
+    assert 1200000 in call["year2_revenue"]["enum"]
+    assert 1000000 in call["year1_revenue"]["enum"]

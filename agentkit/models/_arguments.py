@@ -188,7 +188,8 @@ def _bound_numbers(
     "for 5 years") goes to that parameter (to the one with most such words: "fuel efficiency
     of 25" is `fuel_efficiency`'s, not `efficiency_reduction`'s), which then takes only such
     numbers; the other parameters are offered the rest (when any is left), each its own in
-    the order written when there are as many left as parameters.
+    the order written when there are as many left as parameters. Parameters that claim the
+    same numbers, fewer than they are, are offered the rest too.
     """
     numeric = [
         n
@@ -209,6 +210,9 @@ def _bound_numbers(
     rest = [v for v, c in zip(numbers, claims, strict=True) if not c]
     for name in numeric:
         mine = [v for v, c in zip(numbers, claims, strict=True) if name in c]
+        alike = [n for n in numeric if all((name in c) == (n in c) for c in claims)]
+        if len(mine) < len(alike):  # "revenues of $1M in 2019 and $1.2M": one each, in turn
+            mine += rest
         out[name] = mine or rest or numbers
     unclaimed = [n for n in numeric if not any(n in c for c in claims)]
     if len(unclaimed) == len(rest) >= 2:  # "coefficients 2, 3 and -4": a, b, c in turn
