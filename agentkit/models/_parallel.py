@@ -43,6 +43,8 @@ MAX_PLANNED_CALLS = 8
 """The most calls one planned reply may hold."""
 MAX_GAP_WORDS = 6
 """The most words that may trail one group of values (units, "tall") before the next begins."""
+MAX_VARIED_VALUES = 16
+"""Requests writing more values of a kind than this are never read as a list varying one."""
 MAX_GAP_CHARS = 240
 """Groups of values further apart than this are never a list."""
 
@@ -462,7 +464,9 @@ def _varied(
     for kind in ("number", "named"):
         low, high = kinds["number" if kind == "number" else "string"]
         values = [v for v in found[kind] if kind != "number" or not v.text[:1].isalpha()]
-        for size in range(high, 0, -1):
+        if len(values) > MAX_VARIED_VALUES:
+            continue
+        for size in range(min(high, MAX_PLANNED_CALLS), 0, -1):
             for length in range(len(values) - 1, 2 * size - 1, -1):
                 shared = len(values) - length
                 if (
@@ -474,7 +478,7 @@ def _varied(
                 for start in range(len(values) - length + 1):
                     items = values[start : start + length]
                     groups = [items[i : i + size] for i in range(0, length, size)]
-                    rest = {str(v.value) for v in values if v not in items}
+                    rest = {str(v.value) for v in values[:start] + values[start + length :]}
                     if rest & {str(v.value) for v in items}:
                         continue  # "from 2018 to 2019. In 2018, ... and in 2019, ...": one call
                     if _same_role(text, groups) and _listed(text, items, size, taken):
