@@ -1071,3 +1071,9 @@ def test_a_request_of_many_values_is_read_for_lists_a_bounded_number_of_times(
     many = schema_tool("t", {f"n{i}": {"type": "number"} for i in range(60)}, ["n0", "n1", "n2"])
     calls_of(", ".join(str(i) for i in range(400)), many)  # was 6,229 checks, 24 s
     assert checked < 100
+
+
+def test_a_list_of_more_groups_than_a_reply_may_hold_is_cut_to_the_bound() -> None:
+    text = "The factorial of " + ", ".join(str(i) for i in range(1, 12)) + " and 12."
+    calls = calls_of(text, FACTORIAL)  # raised StopIteration before
+    assert [c["n"]["enum"] for c in calls] == [[i] for i in range(1, 9)]

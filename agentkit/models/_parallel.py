@@ -88,7 +88,8 @@ def shares(tool: Tool, text: str) -> list[Share]:
         return [Share()]
     found = _found(tool, text)
     counts = _group_counts(text, found, kinds)
-    calls = min(min((c for c, _ in counts.values()), default=1), MAX_PLANNED_CALLS)
+    fewest = min((c for c, _ in counts.values()), default=1)
+    calls = min(fewest, MAX_PLANNED_CALLS)
     if calls < 2:
         return (
             _instances(tool, text, found, kinds)
@@ -97,14 +98,14 @@ def shares(tool: Tool, text: str) -> list[Share]:
             or [Share()]
         )
     out = []
-    leading = next(k for k, (c, _) in counts.items() if c == calls)
+    leading = next(k for k, (c, _) in counts.items() if c == fewest)
     step = counts[leading][1]
     starts = [0, *(found[leading][i * step].start for i in range(1, calls)), len(text)]
     for index in range(calls):
         other_numbers: set[int] = set()
         other_names: list[str] = []
         for kind, values in found.items():
-            if kind not in counts or counts[kind][0] != calls:
+            if kind not in counts or counts[kind][0] != fewest:
                 continue
             size = counts[kind][1]
             mine = values[index * size : (index + 1) * size]
