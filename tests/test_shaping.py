@@ -1077,3 +1077,14 @@ def test_a_list_of_more_groups_than_a_reply_may_hold_is_cut_to_the_bound() -> No
     text = "The factorial of " + ", ".join(str(i) for i in range(1, 12)) + " and 12."
     calls = calls_of(text, FACTORIAL)  # raised StopIteration before
     assert [c["n"]["enum"] for c in calls] == [[i] for i in range(1, 9)]
+
+
+def test_a_span_speaking_of_another_parameter_is_not_offered() -> None:
+    scale = schema_tool(
+        "scale_progression",
+        {"key": {"type": "string"}, "tempo": {"type": "integer"}, "duration": {"type": "integer"}},
+        ["key", "tempo", "duration"],
+    )
+    (call,) = calls_of("A major C scale progression with tempo 80 BPM and duration 4 beats.", scale)
+    assert not any("tempo" in s or "duration" in s for s in call["key"]["enum"])
+    assert "major C scale progression" in call["key"]["enum"]

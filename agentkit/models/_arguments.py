@@ -15,7 +15,7 @@ import dataclasses
 import datetime
 import re
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from agentkit.models import _codes, _values
@@ -98,9 +98,10 @@ def shape_arguments(
                 if not any(name in s for name in other_names) and not taken.search(s)
             ]
 
-        words = frozenset().union(*map(_name_words, [tool_name, *properties]))
+        by_name = {n: frozenset(_name_words(n)) for n in properties}
+        words = frozenset(_name_words(tool_name)).union(*by_name.values())
         spans = _Spans(
-            text, offered(), offered({"from"}), offered({"to", "into"}), own, query, words
+            text, offered(), offered({"from"}), offered({"to", "into"}), own, query, words, by_name
         )
         named = _bound_spans(text, properties, required, spans)
         for name in required:  # an optional value is often a default
@@ -267,6 +268,13 @@ class _Spans:
     query: str = ""
     named: frozenset[str] = frozenset()
     """The words of the tool's name and of its parameters' names."""
+    parameters: dict[str, frozenset[str]] = field(default_factory=dict)
+    """The words of each parameter's name."""
+
+    def of_others(self, name: str) -> set[str]:
+        """The words that name the other parameters and not this one."""
+        own = self.parameters.get(name, frozenset())
+        return {w for n, ws in self.parameters.items() if n != name for w in ws} - own
 
     def own_first(self, read: Callable[[str], _T]) -> _T:
         """What `read` finds in the call's own part, else in the part of the request it serves."""
@@ -486,6 +494,8 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
         if not _UNIT_LIKE.search(name):  # not "room", "percent"; a unit may be "units"
             bare = _bare_words(fitting, spans.named)
             fitting = [f for f in fitting if not _only(bare, f)] or fitting
+        others = spans.of_others(name)  # "scale progression with tempo" speaks of `tempo`
+        fitting = [f for f in fitting if not _mentions(f, others)] or fitting
         if fitting:
             node["enum"] = fitting
 
@@ -660,6 +670,11 @@ def _bare_words(spans: list[str], names: Collection[str]) -> set[str]:
         or w.removesuffix("s") in _UNIT_WORDS
         or any(_alike(n, w) for n in names)
     }
+
+
+def _mentions(span: str, words: set[str]) -> bool:
+    """Whether a span holds one of `words` (a word of another parameter's name)."""
+    return any(_alike(k, w) for w in re.findall(r"[a-z]+", span.lower()) for k in words)
 
 
 def _only(bare: set[str], span: str) -> bool:
