@@ -23,7 +23,7 @@ from agentkit.models import _codes, _values
 if TYPE_CHECKING:
     from agentkit.models.shaping import CallShaping
 
-__all__ = ["fillable", "groundable_string", "shape_arguments", "takes_name"]
+__all__ = ["choices", "fillable", "groundable_string", "shape_arguments", "takes_name"]
 
 _T = TypeVar("_T")
 
@@ -333,11 +333,11 @@ def _surfaced(
     """
     items = schema.get("items")
     if schema.get("type") == "array" and isinstance(items, dict):
-        choices = items.get("enum")
-        named = _named(name, choices, own, query) if isinstance(choices, list) else []
+        listed = items.get("enum")
+        named = _named(name, listed, own, query) if isinstance(listed, list) else []
         return name not in required and bool(named)
     enum = schema.get("enum")
-    values = enum if isinstance(enum, list) else _choices(schema)
+    values = choices(schema)
     named = _named(name, values, own, query)
     if named:
         schema["enum"] = named
@@ -354,8 +354,16 @@ def _surfaced(
     return True
 
 
-def _choices(schema: dict[str, Any]) -> list[str]:
-    """The values a free string's description lists as its choices."""
+def choices(schema: dict[str, Any]) -> list[Any]:
+    """The values a parameter may take: its enum, else the choices its description lists.
+
+    Example:
+        >>> choices({"type": "string", "description": "Options are 'Standard', 'Deluxe'"})
+        ['Standard', 'Deluxe']
+    """
+    enum = schema.get("enum")
+    if isinstance(enum, list):
+        return enum
     if schema.get("type") != "string" or "const" in schema:
         return []
     return _values.options(str(schema.get("description", "")))
@@ -449,7 +457,7 @@ def _lists(items: dict[str, Any], text: str, *, chosen: bool = False) -> list[li
         values = [v for v in _values.numbers(text) if v.value in offered]
     elif chosen and isinstance(items.get("enum"), list):
         strings = [v for v in items["enum"] if isinstance(v, str)]
-        found = sorted(_codes.enum_mentions(text, strings), key=lambda c: c.start)
+        found = _codes.enum_mentions(text, strings)  # in the order written
         values = [_values.Value(text[c.start : c.end], c.code, c.start) for c in found]
     elif kind == "string" and isinstance(items.get("enum"), list):
         offered = set(items["enum"])
@@ -580,10 +588,6 @@ _WRITTEN_CODE = {
 """What a request may write for a code outside the tables: "XAU", "Klingon", "Zorblax"."""
 
 
-_SPARE_NUMBERS = 0
-"""How many of a tool's required numbers a request may leave unwritten and still fill it."""
-
-
 def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
     """Whether the text writes what the required parameters need (a code: or the `query`).
 
@@ -600,7 +604,7 @@ def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
         (False, True)
     """
     properties = parameters.get("properties") or {}
-    numbers = _values.numbers(text)
+    numbers_written = len(_values.distinct(_values.numbers(text)))
     needed = 0
     for name in parameters.get("required") or ():
         schema = properties.get(name)
@@ -610,7 +614,7 @@ def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
             k in schema for k in ("enum", "const", "default")
         ):
             needed += 1
-            if len(_values.distinct(numbers)) < needed - _SPARE_NUMBERS:
+            if numbers_written < needed:
                 return False
             continue
         kind = _code_kind(name, schema)

@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from agentkit.models import _codes, _values
-from agentkit.models._arguments import takes_name
+from agentkit.models._arguments import choices, takes_name
 from agentkit.tools import Tool
 
 __all__ = ["MAX_PLANNED_CALLS", "Share", "shares"]
@@ -467,26 +468,29 @@ def _varied(
         values = [v for v in found[kind] if kind != "number" or not v.text[:1].isalpha()]
         if len(values) > MAX_VARIED_VALUES:
             continue
-        for size in range(min(high, MAX_PLANNED_CALLS), 0, -1):
-            for length in range(len(values) - 1, 2 * size - 1, -1):
-                shared = len(values) - length
-                if (
-                    length % size
-                    or not low <= shared + size <= high
-                    or shared + size >= len(values)
-                ):
-                    continue
-                for start in range(len(values) - length + 1):
-                    items = values[start : start + length]
-                    groups = [items[i : i + size] for i in range(0, length, size)]
-                    rest = {str(v.value) for v in values[:start] + values[start + length :]}
-                    if rest & {str(v.value) for v in items}:
-                        continue  # "from 2018 to 2019. In 2018, ... and in 2019, ...": one call
-                    if _same_role(text, groups) and _listed(text, items, size, taken):
-                        starts = [0, *(g[0].start for g in groups[1:]), len(text)]
-                        parts = list(itertools.pairwise(starts))
-                        return _split(text, groups, parts)
+        for start, length, size in _sublists(len(values), low, high):
+            items = values[start : start + length]
+            groups = [items[i : i + size] for i in range(0, length, size)]
+            rest = {str(v.value) for v in values[:start] + values[start + length :]}
+            if rest & {str(v.value) for v in items}:
+                continue  # "from 2018 to 2019. In 2018, ... and in 2019, ...": one call
+            if _same_role(text, groups) and _listed(text, items, size, taken):
+                starts = [0, *(g[0].start for g in groups[1:]), len(text)]
+                return _split(text, groups, list(itertools.pairwise(starts)))
     return []
+
+
+def _sublists(count: int, low: int, high: int) -> Iterator[tuple[int, int, int]]:
+    """Where a list varying groups of values may stand among `count`: (start, length, size).
+
+    Larger groups first, longer lists first. Two groups at least; the values left out, with
+    one group, must be what the tool takes (`low` to `high`), fewer than all of them.
+    """
+    for size in range(min(high, MAX_PLANNED_CALLS), 0, -1):
+        for length in range(count - 1, 2 * size - 1, -1):
+            shared = count - length
+            if length % size == 0 and low <= shared + size <= high and shared + size < count:
+                yield from ((start, length, size) for start in range(count - length + 1))
 
 
 def _same_role(text: str, groups: list[list[_values.Value]]) -> bool:
@@ -540,13 +544,8 @@ def _enumerated(tool: Tool, text: str) -> list[Share]:
     for schema in list(properties.values())[:100]:
         if not isinstance(schema, dict) or schema.get("type") == "array":
             continue
-        enum = schema.get("enum")
-        values = (
-            enum if isinstance(enum, list) else _values.options(str(schema.get("description", "")))
-        )
-        strings = [v for v in values if isinstance(v, str)]
-        found = _codes.enum_mentions(text, strings) if len(strings) > 1 else []
-        found = sorted(found, key=lambda c: c.start)
+        strings = [v for v in choices(schema) if isinstance(v, str)]
+        found = _codes.enum_mentions(text, strings) if len(strings) > 1 else []  # as written
         if not 2 <= len(found) <= MAX_PLANNED_CALLS:
             continue
         gaps = [text[a.end : b.start] for a, b in itertools.pairwise(found)]

@@ -148,17 +148,18 @@ def plan_calls(
     planned: list[PlannedCall] = []
     for tool, text in intents:
         for share in shares(tool, text) if shaping.split_intents else [Share()]:
+            serves = share.text or text  # an instance of a word problem reads its own text
             parameters = shape_arguments(
                 tool.parameters,
                 query,
-                share.text or text,
+                serves,
                 shaping,
                 other_numbers=share.other_numbers,
                 other_names=share.other_names,
                 own=text[slice(*share.own)] if share.own else "",
                 tool_name=tool.name,
             )
-            planned.append(PlannedCall(tool, parameters, share.text or text))
+            planned.append(PlannedCall(tool, parameters, serves))
     return planned[:MAX_PLANNED_CALLS]
 
 
