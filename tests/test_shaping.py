@@ -1088,3 +1088,138 @@ def test_a_span_speaking_of_another_parameter_is_not_offered() -> None:
     (call,) = calls_of("A major C scale progression with tempo 80 BPM and duration 4 beats.", scale)
     assert not any("tempo" in s or "duration" in s for s in call["key"]["enum"])
     assert "major C scale progression" in call["key"]["enum"]
+
+
+# -- values read as the schema asks ----------------------------------------------------------------
+def test_a_percentage_is_read_as_the_parameter_asks() -> None:
+    loan = schema_tool(
+        "loan",
+        {"principal": {"type": "number"},
+         "rate_percent": {"type": "number", "description": "Yearly rate in percent, e.g. 5.25."},
+         "apr": {"type": "number", "description": "The annual rate as a decimal."},
+         "growth_rate": {"type": "number", "description": "The annual growth rate."},
+         "tip": {"type": "number", "description": "The tip."}},
+        ["principal", "rate_percent", "apr", "growth_rate", "tip"],
+    )  # fmt: skip
+    (call,) = calls_of("Borrow $2,000 at 6.5% (5% APR) with 4% growth and a 15% tip", loan)
+    assert 0.065 not in call["rate_percent"]["enum"] and 6.5 in call["rate_percent"]["enum"]
+    assert 0.05 in call["apr"]["enum"] and not {5, 6.5, 4} & set(call["apr"]["enum"])
+    assert 0.04 in call["growth_rate"]["enum"] and 4 not in call["growth_rate"]["enum"]
+    assert {15, 0.15} <= set(call["tip"]["enum"])  # the tip says neither: both stay
+
+
+def test_a_percentage_in_a_list_is_read_as_the_array_asks() -> None:
+    fitness = schema_tool(
+        "fitness",
+        {"weights": {"type": "array", "items": {"type": "number"},
+                     "description": "The percentage weights, which must sum to 1."}},
+        ["weights"],
+    )  # fmt: skip
+    (call,) = calls_of("Weights of 40% and 60%.", fitness)
+    assert call["weights"]["items"]["enum"] == [0.4, 0.6]
+
+
+def test_years_go_to_year_parameters_and_amounts_to_the_others_in_turn() -> None:
+    growth = schema_tool(
+        "yoy_growth",
+        {"year1": {"type": "integer"}, "year1_revenue": {"type": "integer"},
+         "year2": {"type": "integer"}, "year2_revenue": {"type": "integer"}},
+        ["year1", "year1_revenue", "year2", "year2_revenue"],
+    )  # fmt: skip
+    (call,) = calls_of("Growth with revenues of $1M in 2019 and $1.2M in 2020?", growth)
+    assert call["year1"]["enum"] == [2019] and call["year2"]["enum"] == [2020]
+    assert call["year1_revenue"]["enum"] == [1000000]
+    assert call["year2_revenue"]["enum"] == [1200000]
+
+
+def test_siblings_take_values_in_turn_only_when_each_is_written_once() -> None:
+    triangle = schema_tool(
+        "triangle",
+        {"side1": {"type": "integer"}, "side2": {"type": "integer"}, "side3": {"type": "integer"}},
+        ["side1", "side2", "side3"],
+    )  # fmt: skip
+    (call,) = calls_of("Its three sides are 5 units, 4 units and 3 units long.", triangle)
+    assert all(len(call[f"side{i}"]["enum"]) == 3 for i in (1, 2, 3))  # "three" is a 3 too
+
+
+def test_numbers_inside_a_formula_are_the_formulas() -> None:
+    derivative = schema_tool(
+        "derivative",
+        {"function": {"type": "string", "description": "The function."},
+         "value": {"type": "integer", "description": "Where to take it."}},
+        ["function", "value"],
+    )  # fmt: skip
+    (call,) = calls_of("The derivative of the function 3x^2 + 2x - 1 at x = 4.", derivative)
+    assert call["value"]["enum"] == [4]
+    text = "solve 2x + 3 = 7 at 5 m/s and 5km, x^2 at 3"
+    assert [text[a:b] for a, b in _values.formulas(text)] == ["2x + 3", "x^2"]
+
+
+def test_dates_glued_to_their_month_and_a_short_year_format_are_read() -> None:
+    uv = schema_tool(
+        "uv_index",
+        {"date": {"type": "string", "description": "The date, in the format MM-DD-YYY."}},
+        ["date"],
+    )  # fmt: skip
+    (call,) = calls_of("The UV index for Tokyo tomorrow, June01 2023.", uv)
+    assert call["date"]["enum"] == ["06-01-2023"]
+
+
+def test_a_description_example_the_request_writes_is_the_value() -> None:
+    scorers = schema_tool(
+        "top_scorers",
+        {"competition": {"type": "string",
+                         "description": "The competition (for example, 'UEFA Champions League')."},
+         "team": {"type": "string", "description": "The team (for example, 'Barcelona')."},
+         "taste": {"type": "string", "description": "The taste, e.g. 'bitter'."}},
+        ["competition", "team", "taste"],
+    )  # fmt: skip
+    (call,) = calls_of(
+        "The top scorers in the UEFA Champions League from Barcelona team, a slightly bitter taste",
+        scorers,
+    )
+    assert call["competition"]["enum"] == ["UEFA Champions League"]
+    assert call["team"]["enum"] == ["Barcelona"]
+    assert call["taste"]["enum"] == ["slightly bitter", "bitter"]
+    assert _values.examples("A city like Paris.") == []  # only quoted examples
+
+
+def test_an_unnamed_choice_takes_its_default_and_a_named_flag_its_own_clause() -> None:
+    hotel = schema_tool(
+        "book_hotel",
+        {"city": {"type": "string"},
+         "room_type": {"type": "string", "default": "Standard",
+                       "description": "The room. Options are 'Standard', 'Deluxe', 'Suite'."},
+         "want_year": {"type": "boolean", "default": False},
+         "monitoring": {"type": "boolean"},
+         "power_saving": {"type": "boolean"},
+         "pets": {"type": "boolean", "default": True}},
+        ["city", "want_year", "monitoring", "power_saving", "pets"],
+    )  # fmt: skip
+    (call,) = calls_of(
+        "Book a hotel room in Paris, with air monitoring, disable the power-saving mode, "
+        "and in which year?",
+        hotel,
+    )
+    assert call["room_type"]["enum"] == ["Standard"]  # "room" names it, no value does
+    assert call["want_year"]["enum"] == [True]
+    assert call["monitoring"]["enum"] == [True] and call["power_saving"]["enum"] == [False]
+    assert call["pets"]["enum"] == [True]  # unnamed: its default
+
+
+def test_each_instance_reads_its_own_flag() -> None:
+    lawsuit = schema_tool(
+        "lawsuit",
+        {"case_number": {"type": "string"}, "with_verdict": {"type": "boolean"}},
+        ["case_number", "with_verdict"],
+    )  # fmt: skip
+    first, second = calls_of(
+        "Two lawsuits. The first one has case number '12345'. I would like the verdict "
+        "details for it. The second one has case number '67890'. I do not need the verdict.",
+        lawsuit,
+    )
+    assert first["with_verdict"]["enum"] == [True] and second["with_verdict"]["enum"] == [False]
+
+
+def test_a_span_never_ends_on_a_preposition() -> None:
+    assert "acoustic instrument within" not in _values.spans("an acoustic instrument within $1000")

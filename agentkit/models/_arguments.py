@@ -57,7 +57,6 @@ _PROPER = re.compile(
     re.IGNORECASE,
 )
 """Parameters that take a proper name: offered the request's names (capitalised or quoted)."""
-_NEGATION = re.compile(r"\b(no|not|without|don't|do not|never|exclude|excluding)\b")
 _GENERIC_WORDS = frozenset("type name value data number list info item items mode".split())
 
 
@@ -86,6 +85,9 @@ def shape_arguments(
     if shaping.ground:
         numbers = [v for v in _values.numbers(text) if v.start not in other_numbers]
         properties = shaped.get("properties") or {}
+        if any(_takes_formula(n, s) for n, s in properties.items() if isinstance(s, dict)):
+            written = _values.formulas(text)  # "2x^2 at x = 1": the 2s are the function's
+            numbers = [v for v in numbers if not any(a <= v.start < b for a, b in written)]
         required = [n for n in shaped.get("required") or () if isinstance(properties.get(n), dict)]
         bound = _bound_numbers(text, properties, required, numbers)
         taken = _taken(properties, required, bound, numbers, text)
@@ -104,9 +106,41 @@ def shape_arguments(
             text, offered(), offered({"from"}), offered({"to", "into"}), own, query, words, by_name
         )
         named = _bound_spans(text, properties, required, spans)
+        dated = any(_is_year(n, properties[n]) for n in required)
         for name in required:  # an optional value is often a default
-            _ground(properties[name], name, named.get(name, spans), bound.get(name, numbers), 1)
+            found = bound.get(name, numbers)
+            if dated and not _is_year(name, properties[name]):  # "$1M in 2019": 2019 is a year's
+                found = [v for v in found if not _year_like(v)] or found
+            _ground(properties[name], name, named.get(name, spans), found, 1)
+        _in_turn(properties, required, numbers)
     return shaped
+
+
+def _in_turn(properties: dict[str, Any], required: list[str], numbers: list[_values.Value]) -> None:
+    """Numbered siblings offered the same values, as many as they are, take them in turn.
+
+    `year1` and `year2` offered 2019 and 2020 ("$1M in 2019 and $1.2M in 2020") take one each,
+    in the order written, as do `year1_revenue` and `year2_revenue`; not when a value is
+    written twice ("three sides are 5, 4 and 3 units").
+    """
+    places: dict[Any, set[int]] = {}
+    for v in numbers:
+        places.setdefault(v.value, set()).add(v.start)
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for name in required:
+        numbered = re.search(r"\d+", name)
+        if numbered and properties[name].get("type") in ("number", "integer"):
+            key = re.sub(r"\d+", "#", name)
+            groups.setdefault(key, []).append((int(numbered.group()), name))
+    for group in groups.values():
+        offers = [properties[name].get("enum") for _, name in group]
+        first = offers[0]
+        if len(group) >= 2 and isinstance(first, list) and len(first) == len(group):
+            if all(offer == first for offer in offers) and all(
+                len(places.get(value, ())) == 1 for value in first
+            ):
+                for value, (_, name) in zip(first, sorted(group), strict=True):
+                    properties[name]["enum"] = [value]
 
 
 def _taken(
@@ -341,17 +375,44 @@ def _surfaced(
     named = _named(name, values, own, query)
     if named:
         schema["enum"] = named
-    if name in required or isinstance(enum, list) or named:
-        return name not in required and bool(named)
     numeric = schema.get("type") in ("number", "integer")
     reserved = [] if numeric else [ws for other, ws in words if other != name]
-    if not _names_parameter(query.lower(), name, reserved):
+    if name in required and not named:
+        said = own if _mention(own.lower(), name, reserved) is not None else query  # own first
+        _required_default(name, schema, values, said, reserved)
+    if name in required or isinstance(enum, list) or named:
+        return name not in required and bool(named)
+    at = _mention(query.lower(), name, reserved)
+    if at is None:
         return False
-    if values:  # "in 24 hour format": one of the choices, not a guess
-        schema["enum"] = values
+    if values:  # "in 24 hour format": one of the choices, not a guess; a default if it has one
+        schema["enum"] = [schema["default"]] if schema.get("default") in values else values
     elif schema.get("type") == "boolean":  # "with details": true; "without": false
-        schema["enum"] = [not _NEGATION.search(query.lower())]
+        mine = _mention(own.lower(), name, reserved)  # this call's own words first
+        flag = _flag(own.lower(), mine) if mine is not None else _flag(query.lower(), at)
+        schema["enum"] = [flag]
     return True
+
+
+def _required_default(
+    name: str, schema: dict[str, Any], values: list[Any], query: str, reserved: list[set[str]]
+) -> None:
+    """Narrow a required choice the request leaves unnamed: to its default, if it has one.
+
+    A required boolean the request names ("and in which year?" for `want_year`) is true
+    (false when negated); an unnamed one keeps its default; a required enum whose values the
+    request never names ("Book a hotel room ..." beside a room type that defaults to
+    'Standard') takes its default.
+    """
+    default = schema.get("default")
+    if schema.get("type") == "boolean":
+        at = _mention(query.lower(), name, reserved)
+        if at is not None:
+            schema["enum"] = [_flag(query.lower(), at)]
+        elif isinstance(default, bool):
+            schema["enum"] = [default]
+    elif values and default in values:
+        schema["enum"] = [default]
 
 
 def choices(schema: dict[str, Any]) -> list[Any]:
@@ -397,17 +458,36 @@ def _names_parameter(lowered: str, name: str, reserved: Collection[Collection[st
     Words of `reserved` (those of the tool's name and of its other parameters) are not
     distinctive, nor is the verb that opens a sentence ("Send an email" names no `send_at`).
     """
+    return _mention(lowered, name, reserved) is not None
+
+
+def _mention(lowered: str, name: str, reserved: Collection[Collection[str]] = ()) -> int | None:
+    """Where the request first uses a distinctive word of the parameter's name, if it does."""
     for word in _name_parts(name):
         if len(word) < 4 or word in _GENERIC_WORDS or word in _values.STOPWORDS:
             continue
+        if any(_alike(word, other) for words in reserved for other in words):
+            continue
         stem = word[: max(4, len(word) - 3)]
-        named = any(
-            word not in _values.LEADING_WORDS or not _opens_sentence(lowered, match.start())
-            for match in re.finditer(rf"\b{re.escape(stem)}", lowered)
-        )
-        if named and not any(_alike(word, other) for words in reserved for other in words):
-            return True
-    return False
+        for match in re.finditer(rf"\b{re.escape(stem)}", lowered):
+            if word not in _values.LEADING_WORDS or not _opens_sentence(lowered, match.start()):
+                return match.start()
+    return None
+
+
+_SWITCHED_OFF = re.compile(
+    r"\b(?:no|not|without|don't|do not|never|exclude|excluding|disable|disabled|turn off|"
+    r"switch off|stop|off)\b(?![^,.;]*\b(?:but|and)\b)[^,.;]{0,40}$"
+)
+
+
+def _flag(lowered: str, at: int) -> bool:
+    """A boolean named at `at`: false when its own clause negates it, else true.
+
+    "disable the power-saving mode" and "without details" are false; "with quality
+    monitoring" is true.
+    """
+    return not _SWITCHED_OFF.search(lowered[max(0, at - 60) : at])
 
 
 def _opens_sentence(text: str, at: int) -> bool:
@@ -416,8 +496,14 @@ def _opens_sentence(text: str, at: int) -> bool:
 
 
 def _ground(
-    node: dict[str, Any], name: str, spans: _Spans, numbers: list[_values.Value], depth: int
+    node: dict[str, Any],
+    name: str,
+    spans: _Spans,
+    numbers: list[_values.Value],
+    depth: int,
+    said: str = "",
 ) -> None:
+    """Offer a node the values the request writes for it (`said`: its array's description)."""
     if depth > 8:
         return
     kind = node.get("type")
@@ -427,14 +513,14 @@ def _ground(
                 _ground(sub, key, spans, numbers, depth + 1)
     elif kind == "array" and isinstance(node.get("items"), dict):
         chosen = node["items"].get("type") == "string" and _fixed(node["items"])
-        _ground(node["items"], name, spans, numbers, depth + 1)
+        _ground(node["items"], name, spans, numbers, depth + 1, str(node.get("description", "")))
         lists = _lists(node["items"], spans.own or spans.text, chosen=chosen)
         if lists and not any(k in node for k in ("enum", "const", "minItems", "maxItems")):
             node["enum"] = lists  # "the mean of 3, 9 and 12": exactly that list
     elif kind == "string":
         _ground_string(node, name, spans)
     elif kind in ("number", "integer") and not _fixed(node):
-        allowed = _numbers_for(node, numbers)
+        allowed = _numbers_for(name, node, numbers, said)
         if allowed:
             node["enum"] = allowed
 
@@ -504,8 +590,35 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
             fitting = [f for f in fitting if not _only(bare, f)] or fitting
         others = spans.of_others(name)  # "scale progression with tempo" speaks of `tempo`
         fitting = [f for f in fitting if not _mentions(f, others)] or fitting
+        fitting = _exemplified(node, spans.own or spans.text, fitting) or fitting
         if fitting:
             node["enum"] = fitting
+
+
+_FORMULA_NAME = re.compile(r"\b(?:function|expression|formula|equation|polynomial)s?\b", re.I)
+
+
+def _takes_formula(name: str, node: dict[str, Any]) -> bool:
+    """A string parameter that takes a formula: `function`, `equation`, "The polynomial"."""
+    said = f"{name.replace('_', ' ')} {node.get('description', '')}"[:300]
+    return node.get("type") == "string" and bool(_FORMULA_NAME.search(said))
+
+
+def _exemplified(node: dict[str, Any], text: str, fitting: list[str]) -> list[str]:
+    """The request's words for a value its description gives as an example, if it writes one.
+
+    "the UEFA Champions League" beside "(for example, 'UEFA Champions League')", "vegetarian"
+    beside "e.g., 'Vegetarian'": the request names a value of exactly the kind asked for. A
+    span of one more word before it is offered too ("a slightly bitter taste").
+    """
+    found: list[str] = []
+    for example in _values.examples(str(node.get("description", ""))):
+        match = re.search(rf"(?<!\w){re.escape(example)}(?!\w)", text, re.IGNORECASE)
+        if match:
+            size = len(match.group().split()) + 1
+            found += [f for f in fitting if f.endswith(match.group()) and len(f.split()) == size]
+            found.append(match.group())
+    return list(dict.fromkeys(found))
 
 
 _ARITHMETIC = re.compile(r"\b(?:expressions?|formula|arithmetic|calculation)\b", re.IGNORECASE)
@@ -527,7 +640,7 @@ def _formatted(name: str, node: dict[str, Any], text: str) -> list[str]:
     """
     if node.get("type") != "string" or any(k in node for k in ("enum", "const", "pattern")):
         return []
-    said = str(node.get("description", "")).lower()
+    said = re.sub(r"(?<![a-z])yyy(?![a-z])", "yyyy", str(node.get("description", "")).lower())
     date_format = next((f for k, f in _DATE_FORMATS.items() if k in said), None)
     if node.get("format") == "date":
         date_format = date_format or "%Y-%m-%d"
@@ -695,13 +808,25 @@ def _names_for(name: str, spans: list[str], text: str) -> list[str]:
     return spans
 
 
-def _numbers_for(node: dict[str, Any], numbers: list[_values.Value]) -> list[int | float]:
+def _numbers_for(
+    name: str, node: dict[str, Any], numbers: list[_values.Value], said: str = ""
+) -> list[int | float]:
+    """The numbers a number parameter may take, of its type and range.
+
+    A percentage is read as the parameter asks ("in percent": 5; "as a decimal", a rate:
+    0.05); a year parameter takes the years written, if any.
+    """
+    reading = _percent_reading(name, node, said)
+    year = _is_year(name, node)
     allowed: list[int | float] = []
+    years: list[int | float] = []
     for v in numbers:
         value = v.value
         if not isinstance(value, int | float) or value in allowed:
             continue
         if node.get("type") == "integer" and not isinstance(value, int):
+            continue
+        if reading and v.text.endswith("%") and (reading == "whole") != _as_written(v):
             continue
         low, high = node.get("minimum"), node.get("maximum")
         if (isinstance(low, int | float) and value < low) or (
@@ -709,7 +834,61 @@ def _numbers_for(node: dict[str, Any], numbers: list[_values.Value]) -> list[int
         ):
             continue
         allowed.append(value)
-    return allowed
+        if _year_like(v):
+            years.append(value)
+    return (years or allowed) if year else allowed
+
+
+_AS_FRACTION = re.compile(
+    r"\bdecimal|\bfraction|sums? to (?:1|one)\b|(?<![\w.])0?\.\d", re.IGNORECASE
+)
+_AS_PERCENT = re.compile(r"percent", re.IGNORECASE)
+_RATIO = re.compile(r"\brates?\b|\breturns?\b|\byield|probabilit|\bgrowth\b", re.IGNORECASE)
+_YEAR = re.compile(r"(?:^|[_.])(?:year|yr)\d?$|[a-z](?:Year|Yr)\d?$")
+
+
+def _percent_reading(name: str, node: dict[str, Any], said: str = "") -> str | None:
+    """How a percentage is given to a parameter: "whole" (5), "fraction" (0.05), or either.
+
+    A description that asks for a decimal or a fraction (or shows one: "5% is 0.05") takes the
+    fraction; one in percent the whole number; an unqualified rate, return, yield, growth or
+    probability the fraction.
+
+    Example:
+        >>> _percent_reading("rate", {"description": "Interest rate in percent."})
+        'whole'
+        >>> _percent_reading("annual_rate", {"description": "The annual interest rate."})
+        'fraction'
+        >>> _percent_reading("discount", {"description": "The discount."}) is None
+        True
+    """
+    said = f"{name.replace('_', ' ')} {node.get('description', '')} {said}"[:1000]
+    if _AS_FRACTION.search(said):
+        return "fraction"
+    if _AS_PERCENT.search(said):
+        return "whole"
+    return "fraction" if _RATIO.search(said) else None
+
+
+def _as_written(value: _values.Value) -> bool:
+    """Whether a number is the value as written (25 for "25%", not 0.25)."""
+    try:
+        return float(value.text.lstrip("+$").rstrip("%").replace(",", "")) == value.value
+    except ValueError:
+        return True
+
+
+def _is_year(name: str, node: dict[str, Any]) -> bool:
+    """Whether a number parameter takes a calendar year (`year`, `year1`, `start_year`)."""
+    said = str(node.get("description", ""))[:200].lower()
+    return node.get("type") in ("integer", "number") and bool(
+        _YEAR.search(name) or (said.startswith("the year") and not name.endswith("s"))
+    )
+
+
+def _year_like(value: _values.Value) -> bool:
+    """A number written as a year: four digits, 1000 to 2999, no sign, unit or scale."""
+    return bool(re.fullmatch(r"[12]\d{3}", value.text))
 
 
 _NAMED_IN_DESCRIPTION = re.compile(r"\b(city|country|location|place|name of)\b", re.IGNORECASE)

@@ -28,7 +28,9 @@ __all__ = [
     "conjuncts",
     "dates",
     "distinct",
+    "examples",
     "expression",
+    "formulas",
     "names",
     "numbers",
     "options",
@@ -46,7 +48,8 @@ STOPWORDS = frozenset(
     "these those my me i you your we our he she they them his her their what which who whom "
     "whose when where why how do does did can could would should will shall may might please "
     "also then than there here into onto over under about after before between per each all "
-    "any some if so not no yes up down out off via using use".split()
+    "any some if so not no yes up down out off via using use within without through during "
+    "until since toward towards against among along across beyond upon".split()
 )
 """Words that never begin or end a span offered as a value."""
 
@@ -309,6 +312,24 @@ def options(description: str) -> list[str]:
     return listed if len(listed) >= 2 else []
 
 
+def examples(description: str) -> list[str]:
+    """The example values a description gives: quoted after "e.g.", "for example", "such as".
+
+    Example:
+        >>> examples("The competition (for example, 'UEFA Champions League').")
+        ['UEFA Champions League']
+        >>> examples("The diet, e.g. 'Vegan' or 'Keto'. Default 'None'.")
+        ['Vegan', 'Keto']
+    """
+    text = description[:1000]
+    cue = _EXAMPLE_CUE.search(text)
+    if not cue:
+        return []
+    tail = re.split(r"(?<=[.;)])\s", text[cue.end() :], maxsplit=1)[0]
+    found = [m.group(1).strip() for m in QUOTED.finditer(tail)]
+    return [v for v in dict.fromkeys(found) if v and len(v.split()) <= 4]
+
+
 _MONTH_NAMES = (
     "january february march april may june july august september october november december"
 ).split()
@@ -331,7 +352,7 @@ _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>\d{4})"
 _DATES = [
     re.compile(rf"\b{_DAY}(?:\s+of)?\s+{_MONTH},?\s+{_YEAR}\b", re.IGNORECASE),
-    re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.IGNORECASE),
+    re.compile(rf"\b{_MONTH}\s*{_DAY},?\s+{_YEAR}\b", re.IGNORECASE),  # also "June01 2023"
     re.compile(r"\b(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})\b"),
 ]
 _TIME = re.compile(
@@ -398,6 +419,25 @@ _MATH = re.compile(
     r"|[-+*/^()\u00d7\u00f7]|x(?=\s*\d))|,(?=\s*(?:plus|minus|times|divided|multiplied)\b))",
     re.IGNORECASE,
 )
+
+
+_TERM = r"(?:\d+(?:\.\d+)?\*?)?[a-z](?![a-z])(?:\s*(?:\^|\*\*)\s*\d+)?|\d+(?:\.\d+)?"
+_FORMULA = re.compile(rf"(?<![\w.])(?:{_TERM})(?:\s*[-+*/]\s*(?:{_TERM})){{0,30}}", re.IGNORECASE)
+_VARIABLE_TERM = re.compile(r"\d\*?[a-z](?![a-z])|[a-z]\s*(?:\^|\*\*)", re.IGNORECASE)
+
+
+def formulas(text: str) -> list[tuple[int, int]]:
+    """Where the text writes a formula in a variable ("2x^2", "3x^2 + 2x - 1"): start, end.
+
+    Example:
+        >>> text = "the derivative of 3x^2 + 2x - 1 at x = 2"
+        >>> [text[a:b] for a, b in formulas(text)]
+        ['3x^2 + 2x - 1']
+    """
+    window = text[:10_000]
+    return [
+        (m.start(), m.end()) for m in _FORMULA.finditer(window) if _VARIABLE_TERM.search(m.group())
+    ]
 
 
 def expression(text: str) -> str | None:
