@@ -1181,7 +1181,7 @@ def test_a_description_example_the_request_writes_is_the_value() -> None:
     assert call["competition"]["enum"] == ["UEFA Champions League"]
     assert call["team"]["enum"] == ["Barcelona"]
     assert call["taste"]["enum"] == ["slightly bitter", "bitter"]
-    assert _values.examples("A city like Paris.") == []  # only quoted examples
+    assert _values.examples("A city like Paris or Rome.") == ["Paris", "Rome"]
 
 
 def test_an_unnamed_choice_takes_its_default_and_a_named_flag_its_own_clause() -> None:
@@ -1223,3 +1223,21 @@ def test_each_instance_reads_its_own_flag() -> None:
 
 def test_a_span_never_ends_on_a_preposition() -> None:
     assert "acoustic instrument within" not in _values.spans("an acoustic instrument within $1000")
+
+
+def test_a_day_is_offered_as_written_and_is_no_place() -> None:
+    concerts = schema_tool(
+        "find_concerts",
+        {"location": {"type": "string", "description": "The city."},
+         "date": {"type": "string", "description": "The date of the concert."},
+         "cuisine": {"type": "string", "description": "Cuisine, e.g. Italian, Japanese etc."}},
+        ["location", "date", "cuisine"],
+    )  # fmt: skip
+    (call,) = calls_of(
+        "Italian dinner and concerts near Berlin next Friday, and I am interested in parking.",
+        concerts,
+    )
+    assert call["location"]["enum"] == ["Berlin"] and call["date"]["enum"] == ["next Friday"]
+    assert call["cuisine"]["enum"] == ["Italian"]
+    spans = _values.spans("concerts next Friday, and I want parking")
+    assert not any("Friday, and" in s for s in spans) and "next Friday" in spans

@@ -102,9 +102,16 @@ def shape_arguments(
 
         by_name = {n: frozenset(_name_words(n)) for n in properties}
         words = frozenset(_name_words(tool_name)).union(*by_name.values())
+        every = offered()
+        exemplified = {
+            n: found
+            for n, node in properties.items()
+            if isinstance(node, dict) and (found := _exemplified(node, own or text, every))
+        }
         spans = _Spans(
-            text, offered(), offered({"from"}), offered({"to", "into"}), own, query, words, by_name
-        )
+            text, every, offered({"from"}), offered({"to", "into"}), own, query, words, by_name,
+            exemplified,
+        )  # fmt: skip
         named = _bound_spans(text, properties, required, spans)
         dated = any(_is_year(n, properties[n]) for n in required)
         for name in required:  # an optional value is often a default
@@ -304,6 +311,8 @@ class _Spans:
     """The words of the tool's name and of its parameters' names."""
     parameters: dict[str, frozenset[str]] = field(default_factory=dict)
     """The words of each parameter's name."""
+    exemplified: dict[str, list[str]] = field(default_factory=dict)
+    """The values each parameter's description gives as examples that the request writes."""
 
     def of_others(self, name: str) -> set[str]:
         """The words that name the other parameters and not this one."""
@@ -572,11 +581,14 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
     """
     if _fixed(node):
         return
+    said = str(node.get("description", ""))
     codes = spans.own_first(lambda text: _coded(name, node, text))
     if not codes and spans.query != spans.text:  # "For Amazon: the profile and the quote"
         codes = _coded(name, node, spans.query)[:1]
     if not codes:
         codes = spans.own_first(lambda text: _formatted(name, node, text))
+    if not codes and _DATE_NAME.search(name) and not _FORMAT_ASKED.search(said):  # "tomorrow"
+        codes = spans.own_first(_days)
     if not codes and _ARITHMETIC.search(f"{name} {node.get('description', '')}"):
         written = _values.expression(spans.own or spans.text)  # "15% of 80" is "0.15 * 80"
         codes = [written] if written else []
@@ -590,6 +602,8 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
             fitting = [f for f in fitting if not _only(bare, f)] or fitting
         others = spans.of_others(name)  # "scale progression with tempo" speaks of `tempo`
         fitting = [f for f in fitting if not _mentions(f, others)] or fitting
+        theirs = {v for n, vs in spans.exemplified.items() if n != name for v in vs}
+        fitting = [f for f in fitting if f not in theirs] or fitting  # "Italian" is a cuisine
         fitting = _exemplified(node, spans.own or spans.text, fitting) or fitting
         if fitting:
             node["enum"] = fitting
@@ -619,6 +633,27 @@ def _exemplified(node: dict[str, Any], text: str, fitting: list[str]) -> list[st
             found += [f for f in fitting if f.endswith(match.group()) and len(f.split()) == size]
             found.append(match.group())
     return list(dict.fromkeys(found))
+
+
+_FORMAT_ASKED = re.compile(r"format|yyyy|\biso\b|\bmm\b|\bdd\b", re.IGNORECASE)
+_DATE_NAME = re.compile(r"(?:^|_)(?:date|day|when)(?:$|_)|^(?:date|day)[A-Z]|[a-z](?:Date|Day)$")
+_DAY = re.compile(
+    r"\b(?:(?:this|next|last|coming)\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday|weekend)\b|\b(?:today|tomorrow|tonight|yesterday)\b",
+    re.IGNORECASE,
+)
+
+
+def _days(text: str) -> list[str]:
+    """The days a request writes, as written: "next Friday", "tomorrow", "June 21, 2025".
+
+    Example:
+        >>> _days("Concerts near Berlin next Friday, or on 5 May 2025")
+        ['next Friday', '5 May 2025']
+    """
+    found = [(m.start(), m.group()) for m in _DAY.finditer(text[:10_000])]
+    found += [(v.start, v.text) for v in _values.dates(text)]
+    return list(dict.fromkeys(day for _, day in sorted(found)))
 
 
 _ARITHMETIC = re.compile(r"\b(?:expressions?|formula|arithmetic|calculation)\b", re.IGNORECASE)
@@ -801,9 +836,12 @@ def _only(bare: set[str], span: str) -> bool:
 
 
 def _names_for(name: str, spans: list[str], text: str) -> list[str]:
-    """The spans a string may take: a name the request writes for a city, an artist, a team."""
+    """The spans a string may take: a name the request writes for a city, an artist, a team.
+
+    A day or a month is no name ("concerts near Berlin next Friday").
+    """
     if _PROPER.search(name):
-        named = {str(v.value) for v in _values.names(text)}
+        named = {str(v.value) for v in _values.names(text)} - _values.CALENDAR
         return [s for s in spans if s in named] or spans
     return spans
 

@@ -177,11 +177,17 @@ def spans(text: str, *, after: Collection[str] | None = None) -> list[str]:
                 piece = text[first.start : last.end].strip(_EDGE + " ")
                 if piece:
                     runs.append((j - i, piece))
-            if last.ends_sentence:
+            if last.ends_sentence or _CLAUSE_BREAK.match(text, last.end):
                 break
     runs.sort(key=lambda run: -run[0])
     found.update((piece, None) for _, piece in runs)
     return [span for span in found if span and "\n" not in span]
+
+
+_CLAUSE_BREAK = re.compile(
+    r"[\"'\u2019\u201d)]*,\s+(?:and|but)\s+(?:i|i'm|i'd|we|you|it|they|he|she)\b", re.IGNORECASE
+)
+"""A comma that joins a new clause ("next Friday, and I am interested ..."): runs end there."""
 
 
 def _cuts(start: int, end: int, quoted: list[tuple[int, int]]) -> bool:
@@ -320,14 +326,22 @@ def examples(description: str) -> list[str]:
         ['UEFA Champions League']
         >>> examples("The diet, e.g. 'Vegan' or 'Keto'. Default 'None'.")
         ['Vegan', 'Keto']
+        >>> examples("Type of cuisine, e.g. Italian, Japanese etc."), examples("e.g. the city")
+        (['Italian', 'Japanese'], [])
     """
     text = description[:1000]
     cue = _EXAMPLE_CUE.search(text)
     if not cue:
         return []
-    tail = re.split(r"(?<=[.;)])\s", text[cue.end() :], maxsplit=1)[0]
+    tail = re.split(r"(?<=[.;)])\s|[;)]", text[cue.end() :], maxsplit=1)[0]
     found = [m.group(1).strip() for m in QUOTED.finditer(tail)]
+    if not found:  # "e.g. Italian, Japanese etc."
+        found = [p.strip(_EDGE + " ") for p in _EXAMPLE_GAP.split(tail.rstrip(". "))]
+        found = [p for p in found if p[:1].isupper() and p.lower() not in LEADING_WORDS]
     return [v for v in dict.fromkeys(found) if v and len(v.split()) <= 4]
+
+
+_EXAMPLE_GAP = re.compile(r",|\b(?:or|and|etc)\b", re.IGNORECASE)
 
 
 _MONTH_NAMES = (
