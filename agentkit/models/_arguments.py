@@ -104,9 +104,9 @@ def shape_arguments(
         words = frozenset(_name_words(tool_name)).union(*by_name.values())
         every = offered()
         exemplified = {
-            n: found
+            n: _exemplified(node, own or text, every)
             for n, node in properties.items()
-            if isinstance(node, dict) and (found := _exemplified(node, own or text, every))
+            if isinstance(node, dict)
         }
         spans = _Spans(
             text, every, offered({"from"}), offered({"to", "into"}), own, query, words, by_name,
