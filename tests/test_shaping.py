@@ -1241,3 +1241,9 @@ def test_a_day_is_offered_as_written_and_is_no_place() -> None:
     assert call["cuisine"]["enum"] == ["Italian"]
     spans = _values.spans("concerts next Friday, and I want parking")
     assert not any("Friday, and" in s for s in spans) and "next Friday" in spans
+
+
+def test_a_span_never_begins_with_a_sequence_word_or_i_am() -> None:
+    found = _values.spans("Secondly, I'm a big fan of basketball.")
+    assert "big fan of basketball" in found
+    assert not any(s.startswith(("Secondly", "I'm")) for s in found)

@@ -49,7 +49,7 @@ STOPWORDS = frozenset(
     "whose when where why how do does did can could would should will shall may might please "
     "also then than there here into onto over under about after before between per each all "
     "any some if so not no yes up down out off via using use within without through during "
-    "until since toward towards against among along across beyond upon".split()
+    "until since toward towards against among along across beyond upon i'm i'd i'll i've".split()
 )
 """Words that never begin or end a span offered as a value."""
 
@@ -60,7 +60,8 @@ LEADING_WORDS = STOPWORDS | frozenset(
     "turn switch dim lock unlock start stop pause resume cancel delete remove update save "
     "download upload write read summarize summarise explain describe compare analyze analyse "
     "sort filter measure track notify post share print display install reserve rent "
-    "i'm i'd i'll hi hello hey thanks thank".split()
+    "i'm i'd i'll hi hello hey thanks thank firstly secondly thirdly lastly finally now "
+    "next".split()
 )
 """Capitalised only because they begin a sentence: not names."""
 
