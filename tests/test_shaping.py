@@ -1247,3 +1247,14 @@ def test_a_span_never_begins_with_a_sequence_word_or_i_am() -> None:
     found = _values.spans("Secondly, I'm a big fan of basketball.")
     assert "big fan of basketball" in found
     assert not any(s.startswith(("Secondly", "I'm")) for s in found)
+
+
+def test_a_number_glued_to_k_is_kelvin_for_a_temperature_and_thousands_otherwise() -> None:
+    heat = schema_tool(
+        "heat_capacity",
+        {"temp": {"type": "integer", "description": "The temperature."},
+         "runners": {"type": "integer", "description": "How many run."}},
+        ["temp", "runners"],
+    )  # fmt: skip
+    (call,) = calls_of("Heat capacity of air at 298K with 3K runners.", heat)
+    assert call["temp"]["enum"] == [298] and call["runners"]["enum"] == [3000]

@@ -866,6 +866,8 @@ def _numbers_for(
             continue
         if reading and v.text.endswith("%") and (reading == "whole") != _as_written(v):
             continue
+        if v.text.endswith("K") and (_TEMPERATURE.search(name) is None) == _as_written(v):
+            continue  # "298K" is 298 kelvin for a temperature, else 298,000
         low, high = node.get("minimum"), node.get("maximum")
         if (isinstance(low, int | float) and value < low) or (
             isinstance(high, int | float) and value > high
@@ -908,10 +910,13 @@ def _percent_reading(name: str, node: dict[str, Any], said: str = "") -> str | N
     return "fraction" if _RATIO.search(said) else None
 
 
+_TEMPERATURE = re.compile(r"temp|kelvin", re.IGNORECASE)
+
+
 def _as_written(value: _values.Value) -> bool:
-    """Whether a number is the value as written (25 for "25%", not 0.25)."""
+    """Whether a number is the value as written (25 for "25%", not 0.25; 298 for "298K")."""
     try:
-        return float(value.text.lstrip("+$").rstrip("%").replace(",", "")) == value.value
+        return float(value.text.lstrip("+$").rstrip("%K").replace(",", "")) == value.value
     except ValueError:
         return True
 

@@ -225,7 +225,8 @@ def _name_interiors(text: str) -> set[tuple[int, str]]:
 def numbers(text: str) -> list[Value]:
     """Numbers written in digits (`12,000`, `$30.45`, `5km`, `25%`) or words (`three`).
 
-    A percentage is offered both ways (25 and 0.25); integral values are ints.
+    A percentage is offered both ways (25 and 0.25), as is a number glued to "K" (298,000 and
+    298 kelvin); integral values are ints.
     """
     out: list[Value] = []
     limit = _limit(text)
@@ -238,6 +239,8 @@ def numbers(text: str) -> list[Value]:
             value *= _SCALES[(scale.group(1) or scale.group(2)).lower()]
             raw = text[match.start() : scale.end()].rstrip()
         out.append(Value(raw, _tidy(value), match.start()))
+        if scale and scale.group(2) == "K" and not raw.startswith("$"):  # "298K": or kelvin
+            out.append(Value(raw, _tidy(float(digits)), match.start()))
         if raw.endswith("%"):
             out.append(Value(raw, _tidy(value / 100), match.start()))
     for word in _words(text):
