@@ -1258,3 +1258,18 @@ def test_a_number_glued_to_k_is_kelvin_for_a_temperature_and_thousands_otherwise
     )  # fmt: skip
     (call,) = calls_of("Heat capacity of air at 298K with 3K runners.", heat)
     assert call["temp"]["enum"] == [298] and call["runners"]["enum"] == [3000]
+
+
+def test_the_numbers_of_formulas_do_not_split_calls() -> None:
+    derivative = schema_tool(
+        "derivative",
+        {"function": {"type": "string", "description": "The function."},
+         "value": {"type": "integer", "description": "Where to take it."}},
+        ["function", "value"],
+    )  # fmt: skip
+    first, second = calls_of(
+        "The derivative of the function '3x^2 + 2x - 1' at the value of 2, then the derivative "
+        "of the function '5y^3 - 4y + 2' at the value of 3.",
+        derivative,
+    )
+    assert first["value"]["enum"] == [2] and second["value"]["enum"] == [3]

@@ -23,7 +23,14 @@ from agentkit.models import _codes, _values
 if TYPE_CHECKING:
     from agentkit.models.shaping import CallShaping
 
-__all__ = ["choices", "fillable", "groundable_string", "shape_arguments", "takes_name"]
+__all__ = [
+    "choices",
+    "fillable",
+    "groundable_string",
+    "shape_arguments",
+    "takes_formula",
+    "takes_name",
+]
 
 _T = TypeVar("_T")
 
@@ -85,7 +92,7 @@ def shape_arguments(
     if shaping.ground:
         numbers = [v for v in _values.numbers(text) if v.start not in other_numbers]
         properties = shaped.get("properties") or {}
-        if any(_takes_formula(n, s) for n, s in properties.items() if isinstance(s, dict)):
+        if any(takes_formula(n, s) for n, s in properties.items() if isinstance(s, dict)):
             written = _values.formulas(text)  # "2x^2 at x = 1": the 2s are the function's
             numbers = [v for v in numbers if not any(a <= v.start < b for a, b in written)]
         required = [n for n in shaped.get("required") or () if isinstance(properties.get(n), dict)]
@@ -612,7 +619,7 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
 _FORMULA_NAME = re.compile(r"\b(?:function|expression|formula|equation|polynomial)s?\b", re.I)
 
 
-def _takes_formula(name: str, node: dict[str, Any]) -> bool:
+def takes_formula(name: str, node: dict[str, Any]) -> bool:
     """A string parameter that takes a formula: `function`, `equation`, "The polynomial"."""
     said = f"{name.replace('_', ' ')} {node.get('description', '')}"[:300]
     return node.get("type") == "string" and bool(_FORMULA_NAME.search(said))
