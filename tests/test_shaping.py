@@ -1273,3 +1273,8 @@ def test_the_numbers_of_formulas_do_not_split_calls() -> None:
         derivative,
     )
     assert first["value"]["enum"] == [2] and second["value"]["enum"] == [3]
+
+
+def test_a_request_of_few_very_long_words_is_read_to_a_bound() -> None:
+    # "1+1+...+1" is one word: its 100,000 numbers took 27 s to plan before the bound
+    assert len(_values.numbers("1+" * 100_000)) <= _values.MAX_CHARS

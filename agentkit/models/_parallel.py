@@ -300,10 +300,11 @@ def _enum_values(node: Any, depth: int = 0) -> list[Any]:
 
 def _names_it(text: str, value: _values.Value) -> bool:
     """A number right after a capitalised word is part of a name ("S&P 500", "Maroon 5")."""
-    before = text[: value.start].rstrip(" $")
+    written = text[max(0, value.start - 64) : value.start]  # a bounded look back
+    before = written.rstrip(" $")
     word = before.rsplit(None, 1)[-1] if before.split() else ""
     return (
-        before != text[: value.start]
+        before != written
         and word[:1].isupper()
         and word.lower().strip(",.;:") not in _values.LEADING_WORDS
     )

@@ -1,7 +1,8 @@
 """What a request's words offer as argument values: spans, numbers, names, and its clauses.
 
 Pure text analysis for call shaping (`agentkit.models.shaping`), linear in the request's length
-and bounded: at most `MAX_WORDS` words are read and spans are at most `MAX_SPAN_WORDS` long.
+and bounded: at most `MAX_WORDS` words (and `MAX_CHARS` characters) are read and spans are at
+most `MAX_SPAN_WORDS` words long.
 
 Example:
     >>> [n.value for n in numbers("12,000 miles at 25 MPG, three times, 5% off, twenty-five")]
@@ -40,6 +41,8 @@ __all__ = [
 
 MAX_WORDS = 200
 """Words of a request read for values (the rest offers none)."""
+MAX_CHARS = 5_000
+"""Characters of a request read for values (a request of few, very long words stops here)."""
 MAX_SPAN_WORDS = 10
 """The longest span offered as a string value, in words."""
 
@@ -543,8 +546,9 @@ def _number_word(word: str) -> int | float | None:
 
 
 def _limit(text: str) -> int:
+    """Where reading stops: after `MAX_WORDS` words, or `MAX_CHARS` characters ("1+1+...")."""
     words = list(_words(text))
-    return words[-1].end + 1 if len(words) >= MAX_WORDS else len(text)
+    return min(words[-1].end + 1 if len(words) >= MAX_WORDS else len(text), MAX_CHARS)
 
 
 def _tidy(value: float) -> int | float:
