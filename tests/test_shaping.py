@@ -1052,6 +1052,10 @@ def test_parameters_claiming_the_same_numbers_are_offered_the_rest_in_turn() -> 
     (call,) = calls_of("Growth with revenues of $1M in 2019 and $1.2M in 2020?", growth)
     assert 1200000 in call["year2_revenue"]["enum"]
     assert 1000000 in call["year1_revenue"]["enum"]
+    # years go to the year parameters, amounts to the others, each sibling its own in turn
+    assert call["year1"]["enum"] == [2019] and call["year2"]["enum"] == [2020]
+    assert call["year1_revenue"]["enum"] == [1000000]
+    assert call["year2_revenue"]["enum"] == [1200000]
 
 
 def test_a_request_of_many_values_is_read_for_lists_a_bounded_number_of_times(
@@ -1119,19 +1123,6 @@ def test_a_percentage_in_a_list_is_read_as_the_array_asks() -> None:
     assert call["weights"]["items"]["enum"] == [0.4, 0.6]
 
 
-def test_years_go_to_year_parameters_and_amounts_to_the_others_in_turn() -> None:
-    growth = schema_tool(
-        "yoy_growth",
-        {"year1": {"type": "integer"}, "year1_revenue": {"type": "integer"},
-         "year2": {"type": "integer"}, "year2_revenue": {"type": "integer"}},
-        ["year1", "year1_revenue", "year2", "year2_revenue"],
-    )  # fmt: skip
-    (call,) = calls_of("Growth with revenues of $1M in 2019 and $1.2M in 2020?", growth)
-    assert call["year1"]["enum"] == [2019] and call["year2"]["enum"] == [2020]
-    assert call["year1_revenue"]["enum"] == [1000000]
-    assert call["year2_revenue"]["enum"] == [1200000]
-
-
 def test_siblings_take_values_in_turn_only_when_each_is_written_once() -> None:
     triangle = schema_tool(
         "triangle",
@@ -1142,14 +1133,16 @@ def test_siblings_take_values_in_turn_only_when_each_is_written_once() -> None:
     assert all(len(call[f"side{i}"]["enum"]) == 3 for i in (1, 2, 3))  # "three" is a 3 too
 
 
+DERIVATIVE = schema_tool(
+    "derivative",
+    {"function": {"type": "string", "description": "The function."},
+     "value": {"type": "integer", "description": "Where to take it."}},
+    ["function", "value"],
+)  # fmt: skip
+
+
 def test_numbers_inside_a_formula_are_the_formulas() -> None:
-    derivative = schema_tool(
-        "derivative",
-        {"function": {"type": "string", "description": "The function."},
-         "value": {"type": "integer", "description": "Where to take it."}},
-        ["function", "value"],
-    )  # fmt: skip
-    (call,) = calls_of("The derivative of the function 3x^2 + 2x - 1 at x = 4.", derivative)
+    (call,) = calls_of("The derivative of the function 3x^2 + 2x - 1 at x = 4.", DERIVATIVE)
     assert call["value"]["enum"] == [4]
     text = "solve 2x + 3 = 7 at 5 m/s and 5km, x^2 at 3"
     assert [text[a:b] for a, b in _values.formulas(text)] == ["2x + 3", "x^2"]
@@ -1261,16 +1254,10 @@ def test_a_number_glued_to_k_is_kelvin_for_a_temperature_and_thousands_otherwise
 
 
 def test_the_numbers_of_formulas_do_not_split_calls() -> None:
-    derivative = schema_tool(
-        "derivative",
-        {"function": {"type": "string", "description": "The function."},
-         "value": {"type": "integer", "description": "Where to take it."}},
-        ["function", "value"],
-    )  # fmt: skip
     first, second = calls_of(
         "The derivative of the function '3x^2 + 2x - 1' at the value of 2, then the derivative "
         "of the function '5y^3 - 4y + 2' at the value of 3.",
-        derivative,
+        DERIVATIVE,
     )
     assert first["value"]["enum"] == [2] and second["value"]["enum"] == [3]
 
