@@ -27,8 +27,8 @@ __all__ = [
     "choices",
     "fillable",
     "groundable_string",
+    "outside_formulas",
     "shape_arguments",
-    "takes_formula",
     "takes_name",
 ]
 
@@ -90,11 +90,9 @@ def shape_arguments(
     if shaping.omit_optional:
         _omit_unnamed(shaped)
     if shaping.ground:
-        numbers = [v for v in _values.numbers(text) if v.start not in other_numbers]
         properties = shaped.get("properties") or {}
-        if any(takes_formula(n, s) for n, s in properties.items() if isinstance(s, dict)):
-            written = _values.formulas(text)  # "2x^2 at x = 1": the 2s are the function's
-            numbers = [v for v in numbers if not any(a <= v.start < b for a, b in written)]
+        numbers = [v for v in _values.numbers(text) if v.start not in other_numbers]
+        numbers = outside_formulas(properties, text, numbers)
         required = [n for n in shaped.get("required") or () if isinstance(properties.get(n), dict)]
         bound = _bound_numbers(text, properties, required, numbers)
         taken = _taken(properties, required, bound, numbers, text)
@@ -393,38 +391,32 @@ def _surfaced(
         schema["enum"] = named
     numeric = schema.get("type") in ("number", "integer")
     reserved = [] if numeric else [ws for other, ws in words if other != name]
+    flag = _read_flag(name, own, query, reserved) if schema.get("type") == "boolean" else None
     if name in required and not named:
-        said = own if _mention(own.lower(), name, reserved) is not None else query  # own first
-        _required_default(name, schema, values, said, reserved)
+        _required_default(schema, values, flag)
     if name in required or isinstance(enum, list) or named:
         return name not in required and bool(named)
-    at = _mention(query.lower(), name, reserved)
-    if at is None:
+    if _mention(query.lower(), name, reserved) is None:
         return False
     if values:  # "in 24 hour format": one of the choices, not a guess; a default if it has one
         schema["enum"] = [schema["default"]] if schema.get("default") in values else values
-    elif schema.get("type") == "boolean":  # "with details": true; "without": false
-        mine = _mention(own.lower(), name, reserved)  # this call's own words first
-        flag = _flag(own.lower(), mine) if mine is not None else _flag(query.lower(), at)
+    elif flag is not None:  # "with details": true; "without": false
         schema["enum"] = [flag]
     return True
 
 
-def _required_default(
-    name: str, schema: dict[str, Any], values: list[Any], query: str, reserved: list[set[str]]
-) -> None:
+def _required_default(schema: dict[str, Any], values: list[Any], flag: bool | None) -> None:
     """Narrow a required choice the request leaves unnamed: to its default, if it has one.
 
-    A required boolean the request names ("and in which year?" for `want_year`) is true
-    (false when negated); an unnamed one keeps its default; a required enum whose values the
+    A required boolean the request names takes the `flag` read for it ("and in which year?"
+    for `want_year`: true); an unnamed one keeps its default; a required enum whose values the
     request never names ("Book a hotel room ..." beside a room type that defaults to
     'Standard') takes its default.
     """
     default = schema.get("default")
     if schema.get("type") == "boolean":
-        at = _mention(query.lower(), name, reserved)
-        if at is not None:
-            schema["enum"] = [_flag(query.lower(), at)]
+        if flag is not None:
+            schema["enum"] = [flag]
         elif isinstance(default, bool):
             schema["enum"] = [default]
     elif values and default in values:
@@ -468,17 +460,13 @@ def _omit_unnamed(parameters: dict[str, Any]) -> None:
         parameters["properties"] = {k: v for k, v in properties.items() if k in required}
 
 
-def _names_parameter(lowered: str, name: str, reserved: Collection[Collection[str]] = ()) -> bool:
-    """Whether the request uses a distinctive word of the parameter's name (`maxCalories`).
+def _mention(lowered: str, name: str, reserved: Collection[Collection[str]] = ()) -> int | None:
+    """Where the request first uses a distinctive word of the parameter's name (`maxCalories`).
 
     Words of `reserved` (those of the tool's name and of its other parameters) are not
     distinctive, nor is the verb that opens a sentence ("Send an email" names no `send_at`).
+    None when the request names the parameter nowhere.
     """
-    return _mention(lowered, name, reserved) is not None
-
-
-def _mention(lowered: str, name: str, reserved: Collection[Collection[str]] = ()) -> int | None:
-    """Where the request first uses a distinctive word of the parameter's name, if it does."""
     for word in _name_parts(name):
         if len(word) < 4 or word in _GENERIC_WORDS or word in _values.STOPWORDS:
             continue
@@ -497,13 +485,17 @@ _SWITCHED_OFF = re.compile(
 )
 
 
-def _flag(lowered: str, at: int) -> bool:
-    """A boolean named at `at`: false when its own clause negates it, else true.
+def _read_flag(name: str, own: str, query: str, reserved: list[set[str]]) -> bool | None:
+    """A boolean the call's own part (else the request) names; None when neither names it.
 
-    "disable the power-saving mode" and "without details" are false; "with quality
-    monitoring" is true.
+    False when the clause naming it negates it, else true: "disable the power-saving mode"
+    and "without details" are false; "with quality monitoring" is true.
     """
-    return not _SWITCHED_OFF.search(lowered[max(0, at - 60) : at])
+    for text in (own.lower(), query.lower()):
+        at = _mention(text, name, reserved)
+        if at is not None:
+            return not _SWITCHED_OFF.search(text[max(0, at - 60) : at])
+    return None
 
 
 def _opens_sentence(text: str, at: int) -> bool:
@@ -619,7 +611,21 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
 _FORMULA_NAME = re.compile(r"\b(?:function|expression|formula|equation|polynomial)s?\b", re.I)
 
 
-def takes_formula(name: str, node: dict[str, Any]) -> bool:
+def outside_formulas(
+    properties: dict[str, Any], text: str, numbers: list[_values.Value]
+) -> list[_values.Value]:
+    """The numbers not written inside a formula, when a parameter takes one (else all).
+
+    "the derivative of 2x^2 at x = 1" beside a `function` parameter: the 2s are the
+    function's, not values of their own.
+    """
+    if not any(_takes_formula(n, s) for n, s in properties.items() if isinstance(s, dict)):
+        return numbers
+    written = _values.formulas(text)
+    return [v for v in numbers if not any(a <= v.start < b for a, b in written)]
+
+
+def _takes_formula(name: str, node: dict[str, Any]) -> bool:
     """A string parameter that takes a formula: `function`, `equation`, "The polynomial"."""
     said = f"{name.replace('_', ' ')} {node.get('description', '')}"[:300]
     return node.get("type") == "string" and bool(_FORMULA_NAME.search(said))
@@ -644,7 +650,7 @@ def _exemplified(node: dict[str, Any], text: str, fitting: list[str]) -> list[st
 
 _FORMAT_ASKED = re.compile(r"format|yyyy|\biso\b|\bmm\b|\bdd\b", re.IGNORECASE)
 _DATE_NAME = re.compile(r"(?:^|_)(?:date|day|when)(?:$|_)|^(?:date|day)[A-Z]|[a-z](?:Date|Day)$")
-_DAY = re.compile(
+_DAY_WORDS = re.compile(
     r"\b(?:(?:this|next|last|coming)\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
     r"sunday|weekend)\b|\b(?:today|tomorrow|tonight|yesterday)\b",
     re.IGNORECASE,
@@ -658,7 +664,7 @@ def _days(text: str) -> list[str]:
         >>> _days("Concerts near Berlin next Friday, or on 5 May 2025")
         ['next Friday', '5 May 2025']
     """
-    found = [(m.start(), m.group()) for m in _DAY.finditer(text[:10_000])]
+    found = [(m.start(), m.group()) for m in _DAY_WORDS.finditer(text[:10_000])]
     found += [(v.start, v.text) for v in _values.dates(text)]
     return list(dict.fromkeys(day for _, day in sorted(found)))
 
@@ -892,9 +898,10 @@ _AS_FRACTION = re.compile(
 _AS_PERCENT = re.compile(r"percent", re.IGNORECASE)
 _RATIO = re.compile(r"\brates?\b|\breturns?\b|\byield|probabilit|\bgrowth\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?:^|[_.])(?:year|yr)\d?$|[a-z](?:Year|Yr)\d?$")
+_YEAR_WRITTEN = re.compile(r"[12]\d{3}")
 
 
-def _percent_reading(name: str, node: dict[str, Any], said: str = "") -> str | None:
+def _percent_reading(name: str, node: dict[str, Any], context: str = "") -> str | None:
     """How a percentage is given to a parameter: "whole" (5), "fraction" (0.05), or either.
 
     A description that asks for a decimal or a fraction (or shows one: "5% is 0.05") takes the
@@ -909,7 +916,7 @@ def _percent_reading(name: str, node: dict[str, Any], said: str = "") -> str | N
         >>> _percent_reading("discount", {"description": "The discount."}) is None
         True
     """
-    said = f"{name.replace('_', ' ')} {node.get('description', '')} {said}"[:1000]
+    said = f"{name.replace('_', ' ')} {node.get('description', '')} {context}"[:1000]
     if _AS_FRACTION.search(said):
         return "fraction"
     if _AS_PERCENT.search(said):
@@ -938,7 +945,7 @@ def _is_year(name: str, node: dict[str, Any]) -> bool:
 
 def _year_like(value: _values.Value) -> bool:
     """A number written as a year: four digits, 1000 to 2999, no sign, unit or scale."""
-    return bool(re.fullmatch(r"[12]\d{3}", value.text))
+    return bool(_YEAR_WRITTEN.fullmatch(value.text))
 
 
 _NAMED_IN_DESCRIPTION = re.compile(r"\b(city|country|location|place|name of)\b", re.IGNORECASE)

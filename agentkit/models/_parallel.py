@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentkit.models import _codes, _values
-from agentkit.models._arguments import choices, takes_formula, takes_name
+from agentkit.models._arguments import choices, outside_formulas, takes_name
 from agentkit.tools import Tool
 
 __all__ = ["MAX_PLANNED_CALLS", "Share", "shares"]
@@ -132,15 +132,10 @@ def _found(tool: Tool, text: str) -> dict[str, list[_values.Value]]:
         and v.text not in _values.CALENDAR
         and not _opens(text, v)
     ]
-    properties = tool.parameters.get("properties") or {}
-    written = (  # "the derivative of '3x^2 + 2x - 1' at 2": its 3, 2 and 1 are the function's
-        _values.formulas(text)
-        if any(takes_formula(n, s) for n, s in properties.items() if isinstance(s, dict))
-        else []
-    )
     numbers = [v for v in _values.distinct(_values.numbers(text)) if not _names_it(text, v)]
+    properties = tool.parameters.get("properties") or {}
     return {
-        "number": [v for v in numbers if not any(a <= v.start < b for a, b in written)],
+        "number": outside_formulas(properties, text, numbers),  # "'3x^2 + 2x - 1' at 2": 2
         "string": [v for v in named if v.start not in quoted],
         "quoted": [v for v in named if v.start in quoted],
         "named": named,  # both, in order: tried when neither alone is a list
