@@ -15,7 +15,9 @@ The model must already be converted (`agentkit pull default`, or one `Transforme
 With `--compare PATH` the agentkit sources at PATH (e.g. a `git worktree` of an older commit) are
 measured too, with the same Python, in turns (this tree then PATH, PATH then this tree, ...) so
 that the load of a shared machine falls on both alike; the greedy reply's token ids must be the
-same in both. `agentkit_with_deferred_imports` adds to agentkit's part the imports timed after
+same in both. `--compare-cache DIR` gives the compared sources their own `AGENTKIT_CACHE`, for a
+change in what the cache holds (a copy of the cache as the older sources left it).
+`agentkit_with_deferred_imports` adds to agentkit's part the imports timed after
 `import torch, transformers` (transformers' model code above all), which a plain
 `TransformersModel.default()` right after `import torch, transformers` would pay inside it.
 `cpu_imports` (from the process's start) and `cpu_agentkit` are CPU seconds, which the load of
@@ -24,6 +26,7 @@ other processes changes far less than wall time.
 Usage:
     python bench/load.py                       # 5 fresh processes
     python bench/load.py --repeats 9 --compare /tmp/oldrev
+    python bench/load.py --compare /tmp/oldrev --compare-cache /tmp/oldcache
 """
 
 from __future__ import annotations
@@ -134,9 +137,11 @@ def _time_inner_phases(timings: dict[str, float]) -> None:
     _local.Loaded.grammar_tokenizer = timed_grammar_tokenizer  # type: ignore[method-assign]
 
 
-def measure(source: Path | None) -> dict[str, Any]:
-    """One fresh process with agentkit from `source` (None: this tree)."""
+def measure(source: Path | None, cache: Path | None = None) -> dict[str, Any]:
+    """One fresh process with agentkit from `source` (None: this tree), `cache` its cache."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    if cache is not None:
+        env["AGENTKIT_CACHE"] = str(cache)
     env["TOKENIZERS_PARALLELISM"] = "false"
     env["PYTHONPATH"] = str(source or REPO)
     done = subprocess.run(
@@ -199,6 +204,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5, help="fresh processes per tree")
     parser.add_argument("--compare", type=Path, help="other agentkit sources to measure in turn")
+    parser.add_argument(
+        "--compare-cache",
+        type=Path,
+        help="the compared sources' own AGENTKIT_CACHE (a copy of the cache as they left it)",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -213,9 +223,11 @@ def main() -> None:
     for repeat in range(args.repeats):
         order = list(trees.items())
         for label, source in order[::-1] if repeat % 2 else order:  # each tree first in turn
-            runs[label].append(measure(source))
+            cache = args.compare_cache if source is not None else None
+            runs[label].append(measure(source, cache))
     load_after = os.getloadavg()
     report = _report(trees, runs, load_before, load_after)
+    report["compared_cache"] = str(args.compare_cache or "")
     for label, summary in report["summary"].items():
         print(table(label, summary))
     print(f"load average before / after: {load_before[0]:.2f} / {load_after[0]:.2f}")

@@ -222,6 +222,84 @@ def test_a_padding_tokenizer_gets_its_grammar_tokenizer_without_padding(tokenize
     assert_same_grammar_tokenizer(ours, llguidance.hf.from_tokenizer(tokenizer, eos_token=[2]))
 
 
+# -- the tokenizer's added tokens, recorded in its config ----------------------------------------
+
+
+def tokenizer_reads(directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[str]]:
+    """The tokenizer loaded from `directory`, and the names of the JSON files read in Python."""
+    read: list[str] = []
+    load = json.load
+
+    def recording_load(handle: Any, *args: Any, **kwargs: Any) -> Any:
+        read.append(Path(getattr(handle, "name", "?")).name)
+        return load(handle, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(json, "load", recording_load)
+        loaded = transformers.AutoTokenizer.from_pretrained(str(directory))
+    return loaded, read
+
+
+def tokenized(tok: Any) -> list[Any]:
+    texts = ["<|im_start|>user\nhi<|im_end|>", "ünïcödé  spaces\t\n", "<tool_call>{}</tool_call>"]
+    chat = [{"role": "user", "content": "hi"}]
+    return [
+        [tok(text)["input_ids"] for text in texts],
+        tok.apply_chat_template(chat, tokenize=False, add_generation_prompt=True),
+        [tok.eos_token, tok.bos_token, tok.pad_token, tok.unk_token, tok.all_special_ids, len(tok)],
+        sorted((i, str(t), t.special, t.normalized) for i, t in tok.added_tokens_decoder.items()),
+    ]
+
+
+def test_added_tokens_recorded_in_the_config_spare_reading_tokenizer_json(
+    tokenizer: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    directory = tmp_path / "tok"
+    tokenizer.save_pretrained(str(directory))
+    before, read_before = tokenizer_reads(directory, monkeypatch)
+    assert "tokenizer.json" in read_before  # what a save leaves transformers to do at each load
+
+    assert _local.record_added_tokens(directory)
+    assert not _local.record_added_tokens(directory)  # once
+    config = json.loads((directory / "tokenizer_config.json").read_text())
+    assert config["added_tokens_decoder"]["2"]["content"] == "<|im_end|>"
+    after, read_after = tokenizer_reads(directory, monkeypatch)
+    assert "tokenizer.json" not in read_after
+    assert tokenized(after) == tokenized(before)
+
+
+@pytest.mark.parametrize(
+    ("config", "tokenizer_json"),
+    [
+        ("{not json", None),
+        ("[1, 2]", None),
+        (None, "{not json"),
+        (None, '{"added_tokens": "none"}'),
+        (None, '{"added_tokens": [{"content": "<x>"}]}'),
+    ],
+)
+def test_a_tokenizer_that_cannot_be_read_is_left_as_it_is(
+    tokenizer: Any, tmp_path: Path, config: str | None, tokenizer_json: str | None
+) -> None:
+    tokenizer.save_pretrained(str(tmp_path))
+    for name, text in (("tokenizer_config.json", config), ("tokenizer.json", tokenizer_json)):
+        if text is not None:
+            (tmp_path / name).write_text(text)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert not _local.record_added_tokens(tmp_path)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == files
+
+
+def test_a_default_model_converted_before_has_its_added_tokens_recorded(
+    tokenizer: Any, cache: Path
+) -> None:
+    target = cache / _local.DEFAULT_NAME
+    tokenizer.save_pretrained(str(target))
+    (target / "model.safetensors").write_bytes(b"")  # converted: nothing is read here
+    assert _local.default_model_dir() == target
+    assert "added_tokens_decoder" in json.loads((target / "tokenizer_config.json").read_text())
+
+
 # -- the real default model and encoder ----------------------------------------------------------
 
 
