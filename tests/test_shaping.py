@@ -1265,3 +1265,106 @@ def test_the_numbers_of_formulas_do_not_split_calls() -> None:
 def test_a_request_of_few_very_long_words_is_read_to_a_bound() -> None:
     # "1+1+...+1" is one word: its 100,000 numbers took 27 s to plan before the bound
     assert len(_values.numbers("1+" * 100_000)) <= _values.MAX_CHARS
+
+
+# -- several tools in one request -----------------------------------------------------------------
+def stats_tool(name: str) -> Tool:
+    data = {"type": "array", "items": {"type": "number"}, "description": "The data points."}
+    return schema_tool(f"stats.{name}", {"data": data}, ["data"], f"The {name} of numbers.")
+
+
+STATS = [stats_tool("mean"), stats_tool("range"), stats_tool("median")]
+DROP = schema_tool(
+    "fall.speed",
+    {"height": {"type": "number"}, "mass": {"type": "number"}},
+    ["height", "mass"],
+    "The speed of a falling object.",
+)
+DROP_TIME = schema_tool(
+    "fall.duration",
+    {"height": {"type": "number"}, "mass": {"type": "number"}},
+    ["height", "mass"],
+    "How long an object falls.",
+)
+COUNTRY = [
+    schema_tool(f"country.{n}", {"country": {"type": "string"}}, ["country"], f"A country's {n}.")
+    for n in ("anthem", "currency", "language")
+]
+
+
+def name_route(text: str) -> str | None:
+    """Routes to the tool whose last name word the text uses (first found)."""
+    lowered = text.lower()
+    for tool in [*STATS, DROP, DROP_TIME, *COUNTRY]:
+        word = tool.name.rsplit(".", 1)[-1]
+        if word in lowered or (word == "duration" and "how long" in lowered):
+            return tool.name
+    return None
+
+
+def test_a_comma_then_a_new_question_is_a_new_request() -> None:
+    calls = plan_calls(
+        "What is the anthem of Chile, what is the currency of Peru, and what is the language "
+        "of Brazil?", COUNTRY, "country.anthem", name_route, CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == [
+        "country.anthem",
+        "country.currency",
+        "country.language",
+    ]
+    assert [c.parameters["properties"]["country"]["enum"] for c in calls] == [
+        ["Chile"], ["Peru"], ["Brazil"]
+    ]  # fmt: skip
+
+
+def test_a_list_of_what_to_compute_is_one_call_per_tool_it_names() -> None:
+    calls = plan_calls(
+        "Find the mean and range for the data points 3,4,5,8. Also find the median of "
+        "these points.", STATS, "stats.mean", name_route, CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == ["stats.mean", "stats.range", "stats.median"]
+    for call in calls:  # each reads the data points, written once
+        assert [3, 4, 5, 8] in call.parameters["properties"]["data"]["enum"]
+
+
+def test_a_conjunct_naming_a_parameter_and_no_tool_of_its_own_stays_an_argument() -> None:
+    calls = plan_calls(
+        "Find the mean of 3 and 4 and the data points 5 and 6.", STATS, "stats.mean",
+        lambda text: "stats.range" if "data" in text else name_route(text), CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == ["stats.mean"]
+
+
+def test_a_request_that_refers_back_reads_the_values_written_before() -> None:
+    calls = plan_calls(
+        "How fast does an object with a mass of 2 kg fall from a height of 45 m? Also, how long "
+        "does the object fall?", [DROP, DROP_TIME], "fall.speed",
+        lambda text: "fall.duration" if "how long" in text.lower() else "fall.speed",
+        CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == ["fall.speed", "fall.duration"]
+    second = calls[1].parameters["properties"]
+    assert second["height"]["enum"] == [45] and second["mass"]["enum"] == [2]
+    alone = plan_calls(  # nothing refers back: a tool its part cannot fill is not called
+        "How fast does an object with a mass of 2 kg fall from a height of 45 m? Also, how long "
+        "is a year on Mars?", [DROP, DROP_TIME], "fall.speed",
+        lambda text: "fall.duration" if "how long" in text.lower() else "fall.speed",
+        CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in alone] == ["fall.speed"]
+
+
+def test_a_new_sentence_asking_the_same_again_is_another_call() -> None:
+    worth = schema_tool(
+        "net_worth",
+        {"name": {"type": "string", "description": "The full name of the celebrity."},
+         "currency": {"type": "string", "description": "The currency."}},
+        ["name", "currency"],
+    )  # fmt: skip
+    first, second = calls_of(
+        "What is the net worth of the singer Adele in Euros? After that, I would like to know "
+        "the net worth of the actor Tom Hanks in Yen.",
+        worth,
+    )
+    assert "Adele" in first["name"]["enum"] and "Tom Hanks" not in first["name"]["enum"]
+    assert "Tom Hanks" in second["name"]["enum"] and "Adele" not in second["name"]["enum"]

@@ -254,7 +254,11 @@ def _listed(
             return False
         repeated = _REPEAT & set(_content(gap))  # "do the same for ...": any words may follow
         if not repeated and not all(w in _MARKERS or _stem(w) in lead for w in leading):
-            return False
+            # a new sentence that asks the same again ("... the net worth of the basketball
+            # player ..."): two of the words that led into the first group, other words beside
+            restated = _BREAK.search(gap) and len({_stem(w) for w in leading} & lead) >= 2
+            if not restated:
+                return False
         if boundary == last and _separator(gap, comma=False) is None:
             marked = any(w in _MARKERS for w in _content(gap))
             if not marked and not leading:

@@ -80,7 +80,8 @@ _CLAUSE = re.compile(
     r"|,?\s+and\s+(?=(?:what|how|find|get|calculate|compute|tell|show|give|remind|check|pick|"
     r"read|translate|convert|define|search|look|set|send|add|list|book|play|create|make|email|"
     r"text|call|open|start|schedule|order|buy|fetch|determine|estimate|predict|plot)\b)"
-    r"|,\s+and\s+(?=(?:the|a|an)\b)",
+    r"|,\s+and\s+(?=(?:the|a|an)\b)"
+    r"|,\s*(?=(?:what|how|who|where|when|which)\s+(?:is|are|was|were|does|do|did|many|much)\b)",
     re.IGNORECASE,
 )
 _CONJUNCT = re.compile(r",?\s+and\s+|,\s+", re.IGNORECASE)

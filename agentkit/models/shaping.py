@@ -144,7 +144,7 @@ def plan_calls(
     intents = _intents(query, chosen, route, by_name) if shaping.split_intents else []
     intents = intents or [(by_name[chosen], query)]
     if shaping.ground:
-        intents = [(tool, text) for tool, text in intents if fillable(tool.parameters, text, query)]
+        intents = _filled(intents, query)
     planned: list[PlannedCall] = []
     for tool, text in intents:
         for share in shares(tool, text) if shaping.split_intents else [Share()]:
@@ -161,6 +161,36 @@ def plan_calls(
             )
             planned.append(PlannedCall(tool, parameters, serves))
     return planned[:MAX_PLANNED_CALLS]
+
+
+def _filled(intents: list[tuple[Tool, str]], query: str) -> list[tuple[Tool, str]]:
+    """The intents whose text writes what their tools require.
+
+    An intent that refers back to the one before ("Also, compute the total distance covered by
+    the object", "the mode of these points") and writes no value or cannot be filled by itself
+    reads that one's text too.
+    """
+    out: list[tuple[Tool, str]] = []
+    for index, (tool, text) in enumerate(intents):
+        before = intents[index - 1][1] if index else ""
+        alone = fillable(tool.parameters, text, query)
+        if before and _REFERS_BACK.search(text) and not (alone and _writes_value(text)):
+            start = query.find(before)
+            end = query.find(text, max(start, 0))
+            joined = query[start : end + len(text)] if 0 <= start <= end else f"{before} {text}"
+            if fillable(tool.parameters, joined, query):
+                out.append((tool, joined))
+                continue
+        if alone:
+            out.append((tool, text))
+    return out
+
+
+_REFERS_BACK = re.compile(
+    r"\b(?:the\s+(?:same|object|car|body|ball|item|data|numbers?|values?|points?)|these|those|"
+    r"it|its|them|this|that)\b",
+    re.IGNORECASE,
+)
 
 
 def _intents(
@@ -209,28 +239,50 @@ def _units(
         pieces = _values.conjuncts(part)
         names = [route(piece) for piece in pieces] if len(pieces) > 1 else []
         if len({n for n in names if n in by_name}) < 2 or _argues(
-            pieces[1:], by_name.get(whole or "")
+            pieces[1:], names[1:], by_name, by_name.get(whole or "")
         ):
             pieces, names = [part], [whole]
         offset = start
         for piece, name in zip(pieces, names, strict=True):
             at = query.find(piece, offset)
             offset = at + len(piece)
-            units.append((at, offset, name))
+            # "the median and variance of 3, 4 and 5": a part that writes no value shares the rest
+            units.append((at, offset if _writes_value(piece) else cursor, name))
     return units
 
 
-def _argues(pieces: list[str], tool: Tool | None) -> bool:
-    """Whether a piece names a parameter of `tool` (it gives an argument, not a request)."""
+def _writes_value(piece: str) -> bool:
+    """Whether a part of a clause writes a value: a number, a quote or a name after its start."""
+    if any(ch.isdigit() for ch in piece) or _values.QUOTED.search(piece):
+        return True
+    return any(w[:1].isupper() for w in piece.split()[1:])
+
+
+def _argues(
+    pieces: list[str], routed: list[str | None], by_name: dict[str, Tool], tool: Tool | None
+) -> bool:
+    """Whether a piece names a parameter of `tool` (it gives an argument, not a request).
+
+    A piece that names, outside quotes, the tool it is routed to by a word that `tool`'s own
+    name lacks asks for that tool ("the median and variance for the data points" beside
+    `statistics.median`, whose parameter is `data`).
+    """
     if tool is None:
         return False
-    names = {
-        word
-        for name in tool.parameters.get("properties") or {}
-        for word in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name.lower())
-        if len(word) > 2
-    }
-    return any(names & set(re.findall(r"[a-z]+", piece.lower())) for piece in pieces)
+    names = {word for name in tool.parameters.get("properties") or {} for word in _words(name)}
+    own = _words(tool.name)
+    for piece, name in zip(pieces, routed, strict=True):
+        written = set(re.findall(r"[a-z]+", _values.QUOTED.sub(" ", piece).lower()))
+        other = by_name.get(name or "")
+        if other is not None and other is not tool and (_words(other.name) - own) & written:
+            continue
+        if names & set(re.findall(r"[a-z]+", piece.lower())):
+            return True
+    return False
+
+
+def _words(name: str) -> set[str]:
+    return {w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name.lower()) if len(w) > 2}
 
 
 _DISPLAYED: weakref.WeakKeyDictionary[Tool, Tool] = weakref.WeakKeyDictionary()
