@@ -1368,3 +1368,32 @@ def test_a_new_sentence_asking_the_same_again_is_another_call() -> None:
     )
     assert "Adele" in first["name"]["enum"] and "Tom Hanks" not in first["name"]["enum"]
     assert "Tom Hanks" in second["name"]["enum"] and "Adele" not in second["name"]["enum"]
+
+
+def test_each_call_of_a_list_takes_the_array_choices_its_own_part_names() -> None:
+    finder = schema_tool(
+        "restaurant_finder",
+        {"city": {"type": "string"}, "cuisine": {"type": "string"},
+         "features": {"type": "array", "description": "Extra features.",
+                      "items": {"type": "string", "enum": ["Vegan", "Delivery", "Parking"]}}},
+        ["city", "cuisine"],
+    )  # fmt: skip
+    first, second = calls_of(
+        "Find a Thai restaurant in Lima with vegan dishes and a Greek restaurant in Quito that "
+        "offers delivery.",
+        finder,
+    )
+    assert first["features"]["items"]["enum"] == ["Vegan", "Parking"]  # never named: kept
+    assert second["features"]["items"]["enum"] == ["Delivery", "Parking"]
+
+
+def test_a_lowercase_list_of_examples_names_the_value_the_request_writes() -> None:
+    recipe = schema_tool(
+        "find_recipe",
+        {"diet": {"type": "string", "description": "Diet, e.g. vegan, vegetarian, keto."},
+         "course": {"type": "string", "description": "Course, e.g. dessert, main course."}},
+        ["diet", "course"],
+    )  # fmt: skip
+    (call,) = calls_of("I am looking for a vegan main course recipe for tonight.", recipe)
+    assert call["diet"]["enum"] == ["vegan"]
+    assert "main course" in call["course"]["enum"] and "tonight" not in call["course"]["enum"]

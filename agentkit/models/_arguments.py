@@ -377,12 +377,19 @@ def _surfaced(
 
     `words` are those of the tool's name and of its parameters' (which name no other string).
     An array of enum values is surfaced when the request names one of its items' values (and
-    not narrowed: "facilities for disabled people" may name one the request never spells).
+    not narrowed: "facilities for disabled people" may name one the request never spells),
+    except that a call whose own part names some leaves out those only another call's part
+    names ("vegetarian options in New York and delivery in Los Angeles").
     """
     items = schema.get("items")
     if schema.get("type") == "array" and isinstance(items, dict):
         listed = items.get("enum")
         named = _named(name, listed, own, query) if isinstance(listed, list) else []
+        if named and isinstance(listed, list) and own:
+            # each call of a list takes the choices its own part names, not another call's
+            strings = [v for v in listed if isinstance(v, str)]
+            theirs = {c.code for c in _codes.enum_mentions(query, strings)} - set(named)
+            items["enum"] = [v for v in listed if v not in theirs] or listed
         return name not in required and bool(named)
     enum = schema.get("enum")
     values = choices(schema)

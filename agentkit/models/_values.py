@@ -336,6 +336,8 @@ def examples(description: str) -> list[str]:
         ['Vegan', 'Keto']
         >>> examples("Type of cuisine, e.g. Italian, Japanese etc."), examples("e.g. the city")
         (['Italian', 'Japanese'], [])
+        >>> examples("Dietary restrictions e.g. vegan, vegetarian, gluten free.")
+        ['vegan', 'vegetarian', 'gluten free']
     """
     text = description[:1000]
     cue = _EXAMPLE_CUE.search(text)
@@ -343,9 +345,11 @@ def examples(description: str) -> list[str]:
         return []
     tail = re.split(r"(?<=[.;)])\s|[;)]", text[cue.end() :], maxsplit=1)[0]
     found = [m.group(1).strip() for m in QUOTED.finditer(tail)]
-    if not found:  # "e.g. Italian, Japanese etc."
-        found = [p.strip(_EDGE + " ") for p in _EXAMPLE_GAP.split(tail.rstrip(". "))]
-        found = [p for p in found if p[:1].isupper() and p.lower() not in LEADING_WORDS]
+    if not found:  # "e.g. Italian, Japanese etc."; "e.g. vegan, vegetarian, gluten free"
+        parts = [p.strip(_EDGE + " ") for p in _EXAMPLE_GAP.split(tail.rstrip(". "))]
+        parts = [p for p in parts if p and p.lower() not in LEADING_WORDS]
+        listed = len(parts) >= 2 and all(len(p.split()) <= 3 for p in parts)
+        found = [p for p in parts if listed or p[:1].isupper()]
     return [v for v in dict.fromkeys(found) if v and len(v.split()) <= 4]
 
 
