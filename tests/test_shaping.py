@@ -1397,3 +1397,31 @@ def test_a_lowercase_list_of_examples_names_the_value_the_request_writes() -> No
     (call,) = calls_of("I am looking for a vegan main course recipe for tonight.", recipe)
     assert call["diet"]["enum"] == ["vegan"]
     assert "main course" in call["course"]["enum"] and "tonight" not in call["course"]["enum"]
+
+
+def test_a_quoted_text_of_two_sentences_is_never_cut_into_clauses() -> None:
+    text = "Analyse the text 'I had a good day. The sun was out.', then book a table."
+    assert _values.clauses(text) == [
+        "Analyse the text 'I had a good day. The sun was out.'",
+        "book a table.",
+    ]
+    whole = '"Find the factorial of 5. Then the GCD of 4 and 6."'  # a whole request in quotes
+    assert len(_values.clauses(whole)) == 2
+
+
+def test_quoted_dates_and_ordinal_openers_are_no_names_to_split_on() -> None:
+    hotel = schema_tool(
+        "check_hotel",
+        {"city": {"type": "string", "description": "The city."},
+         "check_in": {"type": "string", "description": "Check-in date, YYYY-MM-DD."},
+         "check_out": {"type": "string", "description": "Check-out date, YYYY-MM-DD."},
+         "adults": {"type": "integer"}},
+        ["city", "check_in", "check_out", "adults"],
+    )  # fmt: skip
+    calls = calls_of(
+        "Second, check hotels in 'Oslo' for the check-in date '2024-10-15' and check-out date "
+        "'2024-10-20' for 2 adults.",
+        hotel,
+    )
+    assert len(calls) == 1
+    assert "2024-10-15" in calls[0]["check_in"]["enum"]

@@ -59,6 +59,7 @@ _MARKERS = frozenset(
 """Words that announce one more of the same ("the second", "another", "do the same")."""
 _REPEAT = frozenset("same another again likewise similarly".split())
 _BREAK = re.compile(r"[.;!?](?=\s|$)")
+_NOT_A_NAME = re.compile(r"[\d\s.,:/+-]+")
 _REGION = re.compile(r",\s*([A-Z]{2,3})\b")
 """A state or country code after a place: "Boston, MA" is one place."""
 
@@ -131,6 +132,7 @@ def _found(tool: Tool, text: str) -> dict[str, list[_values.Value]]:
         if str(v.value).lower() not in enums
         and v.text not in _values.CALENDAR
         and not _opens(text, v)
+        and not _NOT_A_NAME.fullmatch(v.text)  # a quoted date or number ('2022-10-15', '2')
     ]
     numbers = [v for v in _values.distinct(_values.numbers(text)) if not _names_it(text, v)]
     properties = tool.parameters.get("properties") or {}

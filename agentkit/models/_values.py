@@ -64,7 +64,7 @@ LEADING_WORDS = STOPWORDS | frozenset(
     "download upload write read summarize summarise explain describe compare analyze analyse "
     "sort filter measure track notify post share print display install reserve rent "
     "i'm i'd i'll hi hello hey thanks thank firstly secondly thirdly lastly finally now "
-    "next".split()
+    "next first second third fourth fifth also additionally furthermore moreover then".split()
 )
 """Capitalised only because they begin a sentence: not names."""
 
@@ -74,6 +74,9 @@ _EDGE = "\"'`()[]{}<>,.;:!?" + _QUOTES
 _SENTENCE_END = re.compile(rf"[.!?;]+[\"'){_QUOTES}]*$")
 _NUMBER = re.compile(r"(?<![\w.^])[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(%?)|(?<![\w.])\.\d+")
 QUOTED = re.compile(rf"(?<!\w)[\"'{_QUOTES}]([^\"'{_QUOTES}\n]{{1,80}})[\"'{_QUOTES}](?!\w)")
+_QUOTED_TEXT = re.compile(rf"(?<!\w)[\"'{_QUOTES}][^\"'{_QUOTES}\n]{{1,240}}[\"'{_QUOTES}](?!\w)")
+"""A quoted text, of sentences too ("'I had a great day. The weather was perfect.'"), unless
+it opens the request (a whole request in quotes)."""
 _CLAUSE = re.compile(
     r"(?<=[.!?;])\s+|,\s*(?:and\s+)?(?:also|then|as well as|additionally|plus)\b,?\s*"
     r"|\s+and\s+also\b,?\s*"
@@ -518,7 +521,16 @@ def _math_run(text: str, start: int) -> tuple[list[str], int]:
 
 def clauses(text: str) -> list[str]:
     """The request cut where a new request may begin: sentences, "also", "then", ", and the"."""
-    parts = [_LEAD.sub("", p.strip()) for p in _CLAUSE.split(text[: _limit(text)])]
+    text = text[: _limit(text)]
+    opening = len(text) - len(text.lstrip())
+    quoted = [(m.start(), m.end()) for m in _QUOTED_TEXT.finditer(text) if m.start() > opening]
+    pieces, start = [], 0
+    for cut in _CLAUSE.finditer(text):  # a quoted text of two sentences is one value
+        if cut.end() > cut.start() and not any(a < cut.start() < b for a, b in quoted):
+            pieces.append(text[start : cut.start()])
+            start = cut.end()
+    pieces.append(text[start:])
+    parts = [_LEAD.sub("", p.strip()) for p in pieces]
     return [p for p in parts if p and any(ch.isalnum() for ch in p)]
 
 
