@@ -1425,3 +1425,14 @@ def test_quoted_dates_and_ordinal_openers_are_no_names_to_split_on() -> None:
     )
     assert len(calls) == 1
     assert "2024-10-15" in calls[0]["check_in"]["enum"]
+
+
+def test_a_follow_up_that_only_points_back_is_more_of_the_intent_before_it() -> None:
+    def route(text: str) -> str | None:  # a router that sends the follow-up elsewhere
+        return "country.currency" if "fetch" in text else name_route(text)
+
+    calls = plan_calls(
+        "What is the anthem of Chile? Could you fetch that for me? Then the language of Peru.",
+        COUNTRY, "country.anthem", route, CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == ["country.anthem", "country.language"]

@@ -235,7 +235,7 @@ def _units(
     for part in _values.clauses(query):
         start = query.find(part, cursor)
         cursor = start + len(part)
-        whole = route(part)
+        whole = None if _points_back(part) else route(part)
         pieces = _values.conjuncts(part)
         names = [route(piece) for piece in pieces] if len(pieces) > 1 else []
         if len({n for n in names if n in by_name}) < 2 or _argues(
@@ -249,6 +249,21 @@ def _units(
             # "the median and variance of 3, 4 and 5": a part that writes no value shares the rest
             units.append((at, offset if _writes_value(piece) else cursor, name))
     return units
+
+
+def _points_back(clause: str) -> bool:
+    """Whether a clause only points back ("Could you fetch that for me?").
+
+    Such a follow-up is more of the intent before it, whatever the router makes of it.
+    """
+    if _writes_value(clause) or not _REFERS_BACK.search(clause):
+        return False
+    words = re.findall(r"[a-z]+(?:'[a-z]+)?", clause.lower())
+    content = [w for w in words if w not in _values.LEADING_WORDS and w not in _POINTERS]
+    return len(content) < 2
+
+
+_POINTERS = frozenset("that this it these those them same for me please could would can".split())
 
 
 def _writes_value(piece: str) -> bool:
