@@ -1436,3 +1436,16 @@ def test_a_follow_up_that_only_points_back_is_more_of_the_intent_before_it() -> 
         COUNTRY, "country.anthem", route, CallShaping(),
     )  # fmt: skip
     assert [c.tool.name for c in calls] == ["country.anthem", "country.language"]
+
+
+def test_a_string_filled_by_its_own_example_leaves_the_names_to_split_on() -> None:
+    mass = schema_tool(
+        "particle_mass",
+        {"particle": {"type": "string", "description": "The particle, e.g. Electron."},
+         "unit": {"type": "string", "description": "The unit, for example 'kg', 'amu'."}},
+        ["particle", "unit"],
+    )  # fmt: skip
+    first, second = calls_of("What is the mass of Muon and Pion in atomic mass unit (amu)?", mass)
+    assert "Muon" in first["particle"]["enum"] and "Pion" not in first["particle"]["enum"]
+    assert "Pion" in second["particle"]["enum"] and "Muon" not in second["particle"]["enum"]
+    assert first["unit"]["enum"] == second["unit"]["enum"] == ["amu"]

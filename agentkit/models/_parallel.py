@@ -48,6 +48,8 @@ MAX_VARIED_VALUES = 16
 """Requests writing more values of a kind than this are never read as a list varying one."""
 MAX_GAP_CHARS = 240
 """Groups of values further apart than this are never a list."""
+MAX_EXAMPLED = 32
+"""At most this many parameters, and examples of each, are looked for in a request."""
 
 _COORDINATORS = frozenset(
     "and or also then plus vs versus respectively as well while whereas".split()
@@ -89,6 +91,9 @@ def shares(tool: Tool, text: str) -> list[Share]:
     if kinds.pop("listed")[1]:  # values go into an array parameter, not into several calls
         return [Share()]
     found = _found(tool, text)
+    taken = _exemplified_strings(tool.parameters, text, found["named"])
+    low, high = kinds["string"]
+    kinds["string"] = (max(0, low - taken), max(0, high - taken))
     counts = _group_counts(text, found, kinds)
     fewest = min((c for c, _ in counts.values()), default=1)
     calls = min(fewest, MAX_PLANNED_CALLS)
@@ -120,6 +125,31 @@ def shares(tool: Tool, text: str) -> list[Share]:
         part = (starts[index], starts[index + 1])
         out.append(Share(frozenset(other_numbers), tuple(other_names), part))
     return out
+
+
+def _exemplified_strings(parameters: dict[str, Any], text: str, names: list[_values.Value]) -> int:
+    """How many required free strings the text fills with a word their description exemplifies.
+
+    "in atomic mass unit (amu)" beside a unit "For example, 'kg', 'pound', 'amu'": that string
+    takes "amu", not one of the names to split on ("Neutron and Proton").
+    """
+    properties = parameters.get("properties") or {}
+    named = {v.text.lower() for v in names}
+    lowered = text[:10_000].lower()
+    taken = 0
+    for name in list(parameters.get("required") or ())[:MAX_EXAMPLED]:
+        schema = properties.get(name)
+        if not isinstance(schema, dict) or not _free_string(schema):
+            continue
+        for example in _values.examples(str(schema.get("description", "")))[:MAX_EXAMPLED]:
+            if example.lower() not in lowered:  # a cheap look first
+                continue
+            if example.lower() in named:
+                continue
+            if re.search(rf"(?<!\w){re.escape(example)}(?!\w)", text[:10_000], re.IGNORECASE):
+                taken += 1
+                break
+    return taken
 
 
 def _found(tool: Tool, text: str) -> dict[str, list[_values.Value]]:
