@@ -1449,3 +1449,11 @@ def test_a_string_filled_by_its_own_example_leaves_the_names_to_split_on() -> No
     assert "Muon" in first["particle"]["enum"] and "Pion" not in first["particle"]["enum"]
     assert "Pion" in second["particle"]["enum"] and "Muon" not in second["particle"]["enum"]
     assert first["unit"]["enum"] == second["unit"]["enum"] == ["amu"]
+
+
+def test_a_closing_recap_of_tools_asked_for_with_values_adds_no_calls() -> None:
+    calls = plan_calls(
+        "What is the mean of 3,4,5? Also the range of 7,9,11. Can you find the mean and the "
+        "range for me?", STATS, "stats.mean", name_route, CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == ["stats.mean", "stats.range"]

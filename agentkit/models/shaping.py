@@ -202,7 +202,7 @@ def _intents(
     intent before them, with the words between as the request writes them (whether an
     intent is then several calls is for `_parallel.shares` to say).
     """
-    units = _units(query, route, by_name)
+    units = _recaps(query, _units(query, route, by_name))
     if len(units) < 2:
         return []
     spans: list[tuple[Tool, int, int]] = []  # each intent's tool, and where it is in the query
@@ -219,6 +219,22 @@ def _intents(
     if all(tool.name != chosen for tool, _ in intents) and len(intents) == 1:
         return []
     return intents
+
+
+def _recaps(
+    query: str, units: list[tuple[int, int, str | None]]
+) -> list[tuple[int, int, str | None]]:
+    """The units, those that only recap a tool asked for elsewhere routed to none.
+
+    "Can you calculate the densities and mix the paint colors accordingly?" after each was
+    asked for with its values: a part that writes no value, whose tool another part asks for
+    with values, adds no call of its own.
+    """
+    valued = {name for start, end, name in units if name and _writes_value(query[start:end])}
+    return [
+        (start, end, None if name in valued and not _writes_value(query[start:end]) else name)
+        for start, end, name in units
+    ]
 
 
 def _units(
@@ -263,7 +279,9 @@ def _points_back(clause: str) -> bool:
     return len(content) < 2
 
 
-_POINTERS = frozenset("that this it these those them same for me please could would can".split())
+_POINTERS = frozenset(
+    "that this it these those them same for me please could would can much many cost".split()
+)
 
 
 def _writes_value(piece: str) -> bool:
