@@ -1457,3 +1457,18 @@ def test_a_closing_recap_of_tools_asked_for_with_values_adds_no_calls() -> None:
         "range for me?", STATS, "stats.mean", name_route, CallShaping(),
     )  # fmt: skip
     assert [c.tool.name for c in calls] == ["stats.mean", "stats.range"]
+
+
+def test_a_later_question_of_lowercase_words_is_no_recap() -> None:
+    calls = plan_calls(
+        "What is the anthem of Chile? Also, what is the anthem of a small island nation?",
+        COUNTRY, "country.anthem", name_route, CallShaping(split_intents=True),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == ["country.anthem"]  # one intent, as before
+    calls = plan_calls(
+        "What is the anthem of the moon? Also the currency of Peru. And the anthem of Chile.",
+        COUNTRY, "country.anthem", name_route, CallShaping(),
+    )  # fmt: skip
+    assert [c.tool.name for c in calls] == [
+        "country.anthem", "country.currency", "country.anthem"
+    ]  # fmt: skip

@@ -202,7 +202,7 @@ def _intents(
     intent before them, with the words between as the request writes them (whether an
     intent is then several calls is for `_parallel.shares` to say).
     """
-    units = _recaps(query, _units(query, route, by_name))
+    units = _units(query, route, by_name)
     if len(units) < 2:
         return []
     spans: list[tuple[Tool, int, int]] = []  # each intent's tool, and where it is in the query
@@ -221,22 +221,6 @@ def _intents(
     return intents
 
 
-def _recaps(
-    query: str, units: list[tuple[int, int, str | None]]
-) -> list[tuple[int, int, str | None]]:
-    """The units, those that only recap a tool asked for elsewhere routed to none.
-
-    "Can you calculate the densities and mix the paint colors accordingly?" after each was
-    asked for with its values: a part that writes no value, whose tool another part asks for
-    with values, adds no call of its own.
-    """
-    valued = {name for start, end, name in units if name and _writes_value(query[start:end])}
-    return [
-        (start, end, None if name in valued and not _writes_value(query[start:end]) else name)
-        for start, end, name in units
-    ]
-
-
 def _units(
     query: str, route: Callable[[str], str | None], by_name: dict[str, Tool]
 ) -> list[tuple[int, int, str | None]]:
@@ -244,9 +228,12 @@ def _units(
 
     A clause whose conjuncts ("the forecast for Vancouver and the air quality there") are
     routed to two or more different tools counts as those conjuncts instead, unless one names
-    a parameter of the clause's own tool ("with the subject 'Hi' and the body 'Call me'").
+    a parameter of the clause's own tool ("with the subject 'Hi' and the body 'Call me'"); if
+    none of them writes a value and each tool was asked for with values before, the clause is
+    a recap and routed to none.
     """
     units: list[tuple[int, int, str | None]] = []
+    asked: set[str | None] = set()  # the tools asked for with values so far
     cursor = 0
     for part in _values.clauses(query):
         start = query.find(part, cursor)
@@ -258,12 +245,18 @@ def _units(
             pieces[1:], names[1:], by_name, by_name.get(whole or "")
         ):
             pieces, names = [part], [whole]
+        elif not any(map(_writes_value, pieces)) and set(names) <= asked:
+            # "Can you calculate the densities and mix the paint colors accordingly?" after
+            # each was asked for with its values: a recap, no calls of its own
+            names = [None] * len(pieces)
         offset = start
         for piece, name in zip(pieces, names, strict=True):
             at = query.find(piece, offset)
             offset = at + len(piece)
             # "the median and variance of 3, 4 and 5": a part that writes no value shares the rest
             units.append((at, offset if _writes_value(piece) else cursor, name))
+            if name and _writes_value(query[at : units[-1][1]]):
+                asked.add(name)
     return units
 
 
