@@ -27,6 +27,7 @@ __all__ = [
     "choices",
     "fillable",
     "groundable_string",
+    "name_parts",
     "outside_formulas",
     "shape_arguments",
     "takes_name",
@@ -267,14 +268,14 @@ def _bound_numbers(
     return out
 
 
-def _name_parts(name: str) -> list[str]:
+def name_parts(name: str) -> list[str]:
     """The words of an identifier: `maxCalories`, `fuel_efficiency`, `music.generate_scale`."""
     return re.split(r"[^a-z0-9]+", re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).lower())
 
 
 def _name_words(name: str) -> set[str]:
     return {
-        w for w in _name_parts(name) if len(w) >= 3 and w not in _GENERIC_WORDS | _values.STOPWORDS
+        w for w in name_parts(name) if len(w) >= 3 and w not in _GENERIC_WORDS | _values.STOPWORDS
     }
 
 
@@ -474,7 +475,7 @@ def _mention(lowered: str, name: str, reserved: Collection[Collection[str]] = ()
     distinctive, nor is the verb that opens a sentence ("Send an email" names no `send_at`).
     None when the request names the parameter nowhere.
     """
-    for word in _name_parts(name):
+    for word in name_parts(name):
         if len(word) < 4 or word in _GENERIC_WORDS or word in _values.STOPWORDS:
             continue
         if any(_alike(word, other) for words in reserved for other in words):
@@ -647,7 +648,7 @@ def _exemplified(node: dict[str, Any], text: str, fitting: list[str]) -> list[st
     """
     found: list[str] = []
     for example in _values.examples(str(node.get("description", ""))):
-        match = re.search(rf"(?<!\w){re.escape(example)}(?!\w)", text, re.IGNORECASE)
+        match = _values.written(example, text)
         if match:
             size = len(match.group().split()) + 1
             found += [f for f in fitting if f.endswith(match.group()) and len(f.split()) == size]

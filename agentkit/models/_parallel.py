@@ -135,20 +135,12 @@ def _exemplified_strings(parameters: dict[str, Any], text: str, names: list[_val
     """
     properties = parameters.get("properties") or {}
     named = {v.text.lower() for v in names}
-    lowered = text[:10_000].lower()
     taken = 0
     for name in list(parameters.get("required") or ())[:MAX_EXAMPLED]:
         schema = properties.get(name)
-        if not isinstance(schema, dict) or not _free_string(schema):
-            continue
-        for example in _values.examples(str(schema.get("description", "")))[:MAX_EXAMPLED]:
-            if example.lower() not in lowered:  # a cheap look first
-                continue
-            if example.lower() in named:
-                continue
-            if re.search(rf"(?<!\w){re.escape(example)}(?!\w)", text[:10_000], re.IGNORECASE):
-                taken += 1
-                break
+        if isinstance(schema, dict) and _free_string(schema):
+            offered = _values.examples(str(schema.get("description", "")))[:MAX_EXAMPLED]
+            taken += any(e.lower() not in named and _values.written(e, text) for e in offered)
     return taken
 
 

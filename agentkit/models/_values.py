@@ -359,6 +359,18 @@ def examples(description: str) -> list[str]:
 _EXAMPLE_GAP = re.compile(r",|\b(?:or|and|etc)\b", re.IGNORECASE)
 
 
+def written(phrase: str, text: str) -> re.Match[str] | None:
+    """Where the text writes a phrase as whole words, in any case (of its first `MAX_CHARS`).
+
+    Example:
+        >>> written("amu", "in atomic mass unit (AMU)").group(), written("amu", "amulet")
+        ('AMU', None)
+    """
+    if not phrase or phrase.lower() not in text[:MAX_CHARS].lower():  # a cheap look first
+        return None
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", text[:MAX_CHARS], re.IGNORECASE)
+
+
 _MONTH_NAMES = (
     "january february march april may june july august september october november december"
 ).split()
@@ -526,7 +538,7 @@ def clauses(text: str) -> list[str]:
     quoted = [(m.start(), m.end()) for m in _QUOTED_TEXT.finditer(text) if m.start() > opening]
     pieces, start = [], 0
     for cut in _CLAUSE.finditer(text):  # a quoted text of two sentences is one value
-        if cut.end() > cut.start() and not any(a < cut.start() < b for a, b in quoted):
+        if not any(a < cut.start() < b for a, b in quoted):
             pieces.append(text[start : cut.start()])
             start = cut.end()
     pieces.append(text[start:])

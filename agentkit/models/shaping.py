@@ -52,7 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentkit.models import _values
-from agentkit.models._arguments import fillable, groundable_string, shape_arguments
+from agentkit.models._arguments import fillable, groundable_string, name_parts, shape_arguments
 from agentkit.models._parallel import MAX_PLANNED_CALLS, Share, shares
 from agentkit.tools import Tool
 
@@ -295,7 +295,8 @@ def _argues(
     """
     if tool is None:
         return False
-    names = {word for name in tool.parameters.get("properties") or {} for word in _words(name)}
+    properties = tool.parameters.get("properties") or {}
+    names = {word for name in properties for word in _words(name)}
     own = _words(tool.name)
     for piece, name in zip(pieces, routed, strict=True):
         written = set(re.findall(r"[a-z]+", _values.QUOTED.sub(" ", piece).lower()))
@@ -308,7 +309,8 @@ def _argues(
 
 
 def _words(name: str) -> set[str]:
-    return {w for w in re.split(r"[_\W]+|(?<=[a-z])(?=[A-Z])", name.lower()) if len(w) > 2}
+    """The words of an identifier longer than two letters (`statistics.median`: both)."""
+    return {w for w in name_parts(name) if len(w) > 2}
 
 
 _DISPLAYED: weakref.WeakKeyDictionary[Tool, Tool] = weakref.WeakKeyDictionary()
