@@ -227,6 +227,90 @@ def test_an_unfillable_routed_request_is_answered_in_words(tokenizer: Any) -> No
     assert model.format.parse(reply.text).calls == []
 
 
+TRENDS = schema_tool(
+    "trends", {"category": {"type": "string"}, "region": {"type": "string"}}, ["category", "region"]
+)
+ROUTE = schema_tool(
+    "route", {"origin": {"type": "string"}, "destination": {"type": "string"}},
+    ["origin", "destination"],
+)  # fmt: skip
+
+
+def test_a_call_repeating_one_value_in_two_free_texts_is_caught() -> None:
+    from agentkit.models.shaping import PlannedCall, may_repeat, repeats_a_value
+
+    call = PlannedCall(TRENDS, TRENDS.parameters, "")
+    assert repeats_a_value(call, {"category": "New York", "region": " new  york"})
+    assert not repeats_a_value(call, {"category": "rent", "region": "New York"})
+    assert not repeats_a_value(call, {"category": "", "region": ""})  # nothing written twice
+    dated = schema_tool(
+        "stay", {"check_in": {"type": "string", "format": "date"},
+                 "check_out": {"type": "string", "format": "date"}}, ["check_in", "check_out"],
+    )  # fmt: skip
+    assert not repeats_a_value(
+        PlannedCall(dated, dated.parameters, ""),
+        {"check_in": "2024-05-01", "check_out": "2024-05-01"},
+    )
+    assert may_repeat([call]) and not may_repeat([call, call]) and not may_repeat([])
+    assert not may_repeat([PlannedCall(FACTORIAL, FACTORIAL.parameters, "")])
+
+
+def test_a_routed_call_repeating_a_value_becomes_a_text_answer(tokenizer: Any) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("llguidance")
+    from tests._tiny import PickRouter, request_for, tiny_local
+
+    model = tiny_local(tokenizer, router=PickRouter("trends"), max_new_tokens=24)
+    streamed: list[str] = []
+    # "technology" is the only span there is: both parameters would take it
+    reply = model.generate(
+        request_for(model, "technology", tools=[TRENDS]), on_text=streamed.append
+    )
+    assert reply.calls == [] and "technology" not in reply.text.split('"')
+    assert "".join(streamed) == reply.text  # the call was never shown
+    assert reply.completion_tokens > len(reply.token_ids)  # the call's tokens are counted
+    unshaped = tiny_local(
+        tokenizer, router=PickRouter("trends"), max_new_tokens=24, shaping=CallShaping(ground=False)
+    )
+    assert unshaped.generate(request_for(unshaped, "technology", tools=[TRENDS])).calls is None
+
+
+def test_a_routed_call_of_distinct_values_is_kept_and_shown_whole(tokenizer: Any) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("llguidance")
+    from tests._tiny import PickRouter, request_for, tiny_local
+
+    model = tiny_local(tokenizer, router=PickRouter("route"), max_new_tokens=40)
+    streamed: list[str] = []
+    reply = model.generate(
+        request_for(model, "from Oslo to Rome", tools=[ROUTE]), on_text=streamed.append
+    )
+    (call,) = model.format.parse(reply.text).calls
+    assert call.arguments == {"origin": "Oslo", "destination": "Rome"}
+    assert streamed == [reply.text]
+
+
+def test_a_conjunct_writing_too_few_values_for_its_own_tool_adds_to_the_clause() -> None:
+    speed = {"type": "integer"}
+    kinematics = [
+        schema_tool("displacement", {"u": speed, "a": speed, "t": speed}, ["u", "a", "t"]),
+        schema_tool("final_speed", {"u": speed, "a": speed, "t": speed}, ["u", "a", "t"]),
+    ]  # fmt: skip
+    text = "The displacement of a car at 20 m/s and then accelerates at 10 m/s^2 for 5 seconds?"
+
+    def route(part: str) -> str:
+        return "final_speed" if "accelerates" in part else "displacement"
+
+    (call,) = plan_calls(text, kinematics, "displacement", route, CallShaping())
+    assert call.tool.name == "displacement"
+    assert {k: v["enum"] for k, v in call.parameters["properties"].items()} == {
+        "u": [20], "a": [10], "t": [5]
+    }  # fmt: skip
+    # each conjunct writing what its own tool needs stays a request of its own
+    calls = plan("Give me the factorial of 5 and the weather in Oslo", "factorial")
+    assert [c.tool.name for c in calls] == ["factorial", "get_weather"]
+
+
 def test_an_email_or_phone_parameter_is_offered_only_spans_of_that_kind() -> None:
     tool = schema_tool(
         "send",
@@ -499,6 +583,29 @@ def test_a_span_goes_to_the_parameter_named_before_it() -> None:
         "Michelangelo" in properties["artist"]["enum"]
         and "David" not in properties["artist"]["enum"]
     )
+
+
+def test_a_span_is_bound_to_a_parameter_only_when_written_as_its_value() -> None:
+    scores = schema_tool(
+        "scores", {"team": {"type": "string"}, "league": {"type": "string"}}, ["team", "league"]
+    )
+    text = "The scores of the Manchester United soccer team in the English Premier League"
+    (call,) = plan_calls(text, [scores], "scores", lambda _: None, CallShaping())
+    # "team in the English Premier League": the league is where the team plays, not its name
+    assert "Manchester United" in call.parameters["properties"]["team"]["enum"]
+    flight = schema_tool(
+        "flight", {"airline": {"type": "string"}, "flight_class": {"type": "string"}},
+        ["airline", "flight_class"],
+    )  # fmt: skip
+    text = "I fly with Delta Airlines in business class. What is the total flight cost?"
+    (call,) = plan_calls(text, [flight], "flight", lambda _: None, CallShaping())
+    # "flight cost": a word after the parameter's own word, not a value written for it
+    assert "business" in call.parameters["properties"]["flight_class"]["enum"]
+    (named,) = plan_calls(
+        "Find the team called 'Rovers' in the Northern League", [scores], "scores",
+        lambda _: None, CallShaping(),
+    )  # fmt: skip
+    assert named.parameters["properties"]["team"]["enum"] == ["Rovers"]
 
 
 FORECAST = schema_tool("forecast", {"city": {"type": "string"}}, ["city"])

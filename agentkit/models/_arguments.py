@@ -211,7 +211,11 @@ def _bound_spans(
         at = text.find(span)
         before = _UNTIL_VALUE.split(text[max(0, at - 40) : max(at, 0)].rstrip(_OPENING))[-1]
         words = re.findall(r"\b[a-z]+\b", before)[-3:]  # back to a quote, a name, an "and"
-        claims[span] = {n for n in strings if any(_alike(k, w) for k in keys[n] for w in words)}
+        claims[span] = (
+            {n for n in strings if _names_value(keys[n], words)}
+            if _looks_named(text, at, span)
+            else set()
+        )
     out = {}
     for name in strings:
         mine = {s for s, c in claims.items() if name in c}
@@ -225,6 +229,30 @@ def _bound_spans(
                 after_to=[s for s in spans.after_to if s in allowed],
             )
     return out
+
+
+def _names_value(keys: set[str], words: list[str]) -> bool:
+    """Whether the words before a span name a parameter, then only link to the span.
+
+    "the title 'David'", "a book called 'Dune'": yes; "the soccer team in the English Premier
+    League": no (the league is where the team plays).
+    """
+    for i in range(len(words) - 1, -1, -1):
+        if any(_alike(k, words[i]) for k in keys):
+            return all(w in _LINKING for w in words[i + 1 :])
+    return False
+
+
+_LINKING = frozenset("the a an of named called titled is as".split())
+
+
+def _looks_named(text: str, at: int, span: str) -> bool:
+    """Whether a span is written as a value: quoted, bracketed ("unit (amu)"), a name, a number.
+
+    "hotel room" is not: "room" is another word, not the hotel's name.
+    """
+    opened = at > 0 and (text[at - 1] in _QUOTE_MARKS or text[at - 1] == "(")
+    return span[:1].isupper() or span[:1].isdigit() or opened
 
 
 def _bound_numbers(

@@ -47,7 +47,7 @@ import copy
 import re
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +56,7 @@ from agentkit.models._arguments import fillable, groundable_string, name_parts, 
 from agentkit.models._parallel import MAX_PLANNED_CALLS, Share, shares
 from agentkit.tools import Tool
 
-__all__ = ["CallShaping", "PlannedCall", "display_tool", "plan_calls"]
+__all__ = ["CallShaping", "PlannedCall", "display_tool", "plan_calls", "repeats_a_value"]
 
 _EXAMPLE_TEXT = re.compile(
     r"[\s,]*(?:\(\s*)?\b(?:e\.g\.|eg\.|for example|for instance|such as|like)[^.;)]*[.;)]?",
@@ -163,6 +163,54 @@ def plan_calls(
     return planned[:MAX_PLANNED_CALLS]
 
 
+def may_repeat(planned: Sequence[PlannedCall]) -> bool:
+    """Whether a plan is one call with two or more free-text strings (`repeats_a_value` applies)."""
+    if len(planned) != 1:
+        return False
+    return len(_free_texts(planned[0].tool)) > 1
+
+
+def repeats_a_value(planned: PlannedCall, arguments: Mapping[str, Any]) -> bool:
+    """Whether a call gives two of its tool's free-text parameters the same words.
+
+    The request then wrote one value where the tool needs two ("the cost of renting an
+    apartment in New York" fills `building_type` and `location` both with "New York"): the
+    request does not give what the tool needs, and the turn is better a text answer. On
+    agentkit's own labelled sets no right call repeats a value this way.
+
+    Example:
+        >>> from agentkit import Tool
+        >>> trends = Tool.from_schema({"name": "trends", "parameters": {"type": "object",
+        ...     "properties": {"category": {"type": "string"}, "region": {"type": "string"}},
+        ...     "required": ["category", "region"]}})
+        >>> call = PlannedCall(trends, trends.parameters, "the latest trend in technology")
+        >>> repeats_a_value(call, {"category": "technology", "region": "technology"})
+        True
+        >>> repeats_a_value(call, {"category": "technology", "region": "Europe"})
+        False
+    """
+    seen: set[str] = set()
+    for name in _free_texts(planned.tool):
+        value = arguments.get(name)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        key = " ".join(value.casefold().split())
+        if key in seen:
+            return True
+        seen.add(key)
+    return False
+
+
+def _free_texts(tool: Tool) -> list[str]:
+    """The tool's parameters that take free text from the request (not codes, enums, formats)."""
+    properties = tool.parameters.get("properties") or {}
+    return [
+        name
+        for name, schema in properties.items()
+        if isinstance(schema, dict) and groundable_string(name, schema)
+    ]
+
+
 def _filled(intents: list[tuple[Tool, str]], query: str) -> list[tuple[Tool, str]]:
     """The intents whose text writes what their tools require.
 
@@ -241,8 +289,10 @@ def _units(
         whole = None if _points_back(part) else route(part)
         pieces = _values.conjuncts(part)
         names = [route(piece) for piece in pieces] if len(pieces) > 1 else []
-        if len({n for n in names if n in by_name}) < 2 or _argues(
-            pieces[1:], names[1:], by_name, by_name.get(whole or "")
+        if (
+            len({n for n in names if n in by_name}) < 2
+            or _argues(pieces[1:], names[1:], by_name, by_name.get(whole or ""))
+            or _short_of_values(pieces, names, by_name, query)
         ):
             pieces, names = [part], [whole]
         elif not any(map(_writes_value, pieces)) and set(names) <= asked:
@@ -304,6 +354,26 @@ def _argues(
         if other is not None and other is not tool and (_words(other.name) - own) & written:
             continue
         if names & set(re.findall(r"[a-z]+", piece.lower())):
+            return True
+    return False
+
+
+def _short_of_values(
+    pieces: list[str], routed: list[str | None], by_name: dict[str, Tool], query: str
+) -> bool:
+    """Whether a piece writes values, but too few for the tool it is routed to.
+
+    It then gives more values to the clause's request, not a request of its own: "at an initial
+    speed of 20 m/s and then accelerates at 10 m/s^2 for 5 seconds" beside a tool that needs
+    three numbers.
+    """
+    for piece, name in zip(pieces, routed, strict=True):
+        tool = by_name.get(name or "")
+        if (
+            tool is not None
+            and _writes_value(piece)
+            and not fillable(tool.parameters, piece, query)
+        ):
             return True
     return False
 

@@ -28,7 +28,7 @@ from agentkit.models._kv import Session
 from agentkit.models._routed import routed_request
 from agentkit.models._settings import DecodingOptions, DecodingSettings
 from agentkit.models.routing import EmbeddingRouter, Router
-from agentkit.models.shaping import CallShaping, PlannedCall
+from agentkit.models.shaping import CallShaping, PlannedCall, may_repeat, repeats_a_value
 
 __all__ = ["DecodingOptions", "DecodingSettings", "TransformersModel", "format_for"]
 
@@ -267,13 +267,51 @@ class TransformersModel(Model):
         receives text as it is generated, on whichever thread is running the batch and with
         the weights held: it must return quickly and must not use this model.
         """
-        from agentkit.models import _decode
-
         planned: list[PlannedCall] = []
         routed_to_text = False
         if self.router is not None and request.tool_choice == "auto" and request.tools:
             request, planned = routed_request(self.router, self.shaping, request)
             routed_to_text = request.tool_choice == "none" and request.output_schema is None
+        # A call that gives two free-text parameters the same words is read before it is shown:
+        # the request did not write what the tool needs, and the turn becomes a text answer.
+        check = self.shaping.ground and may_repeat(planned)
+        prompt, reply = self._decode(request, planned, None if check else on_text, cancel)
+        spent = (0, 0, 0)  # the tokens of a call read and set aside: prompt, prefilled, generated
+        if check:
+            parsed = request.format.parse(reply.text, tool_names=[planned[0].tool.name])
+            if any(repeats_a_value(planned[0], c.arguments) for c in parsed.calls):
+                logger.debug("the call repeats a value in two parameters: answering in text")
+                request, planned, routed_to_text = (
+                    request.replace(tools=[], tool_choice="none"),
+                    [],
+                    True,
+                )
+                spent = (len(prompt), reply.prefilled, len(reply.generated))
+                prompt, reply = self._decode(request, planned, on_text, cancel)
+            elif on_text is not None and reply.text:
+                on_text(reply.text)
+        # A turn the router sent to a text answer is text, even where it writes a call in a
+        # code block (its prompt listed no tool to call): a reply with no calls.
+        return ModelResponse(
+            text=reply.text,
+            calls=[] if routed_to_text else None,
+            prompt_tokens=spent[0] + len(prompt),
+            prefilled_tokens=spent[1] + reply.prefilled,
+            completion_tokens=spent[2] + len(reply.generated),
+            finish_reason=reply.finish,
+            token_ids=reply.generated,
+        )
+
+    def _decode(
+        self,
+        request: ModelRequest,
+        planned: Sequence[PlannedCall],
+        on_text: Callable[[str], None] | None,
+        cancel: threading.Event | None,
+    ) -> tuple[list[int], Any]:
+        """Decode one reply to `request` (with the run's KV cache): its prompt ids and reply."""
+        from agentkit.models import _decode
+
         settings = self.settings
         prompt = self.prompt_ids(request)
         matcher = self._matcher(request, planned) if settings.constrained else None
@@ -300,17 +338,7 @@ class TransformersModel(Model):
         if keep and reply.cache is not None:
             kv.keep(request.run_id, Session(reply.fed, reply.cache), limit=settings.cache_sessions)
         logger.debug("generated %d tokens (prefilled %d)", len(reply.generated), reply.prefilled)
-        # A turn the router sent to a text answer is text, even where it writes a call in a
-        # code block (its prompt listed no tool to call): a reply with no calls.
-        return ModelResponse(
-            text=reply.text,
-            calls=[] if routed_to_text else None,
-            prompt_tokens=len(prompt),
-            prefilled_tokens=reply.prefilled,
-            completion_tokens=len(reply.generated),
-            finish_reason=reply.finish,
-            token_ids=reply.generated,
-        )
+        return prompt, reply
 
     def score(
         self, prompt_ids: Sequence[int], continuations: Sequence[Sequence[int]]
