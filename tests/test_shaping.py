@@ -608,6 +608,45 @@ def test_a_span_is_bound_to_a_parameter_only_when_written_as_its_value() -> None
     assert named.parameters["properties"]["team"]["enum"] == ["Rovers"]
 
 
+def test_lists_in_brackets_for_a_tool_taking_one_list_are_a_call_each() -> None:
+    average = schema_tool(
+        "average", {"numbers": {"type": "array", "items": {"type": "integer"}}}, ["numbers"]
+    )
+    text = "The first set is [23, 45, 67], the second is [12, 34] and the third [9, 8, 7]."
+    calls = plan_calls(text, [average], "average", lambda _: None, CallShaping())
+    assert [c.parameters["properties"]["numbers"]["enum"] for c in calls] == [
+        [[23, 45, 67]], [[12, 34]], [[9, 8, 7]]
+    ]  # fmt: skip
+    (one,) = plan_calls("The mean of [1, 2, 3] is [2]?", [average], "average", lambda _: None,
+                        CallShaping())  # fmt: skip
+    assert one.parameters["properties"]["numbers"]["enum"] == [[1, 2, 3]]
+    pair = schema_tool(
+        "dot", {"x": {"type": "array", "items": {"type": "number"}},
+                "y": {"type": "array", "items": {"type": "number"}}}, ["x", "y"],
+    )  # fmt: skip
+    assert (
+        len(plan_calls("Dot [1, 2] with [3, 4]", [pair], "dot", lambda _: None, CallShaping())) == 1
+    )
+
+
+def test_a_list_of_names_then_a_name_for_another_parameter_is_a_call_per_listed_name() -> None:
+    news = schema_tool(
+        "news", {"topic": {"type": "string"}, "quantity": {"type": "integer"},
+                 "region": {"type": "string"}}, ["topic", "quantity"],
+    )  # fmt: skip
+    text = (
+        'Fetch the latest news on the topic of "Climate Change" and "Artificial Intelligence", '
+        'each with 5 articles, and specifically for the region "Europe".'
+    )
+    calls = plan_calls(text, [news], "news", lambda _: None, CallShaping())
+    topics = [c.parameters["properties"]["topic"]["enum"] for c in calls]
+    assert len(calls) == 2
+    assert "Climate Change" in topics[0] and "Artificial Intelligence" not in topics[0]
+    # a call is not offered some words of another call's name ("Climate" of "Climate Change")
+    assert "Artificial Intelligence" in topics[1] and not any("Climate" in t for t in topics[1])
+    assert [c.parameters["properties"]["quantity"]["enum"] for c in calls] == [[5], [5]]
+
+
 FORECAST = schema_tool("forecast", {"city": {"type": "string"}}, ["city"])
 AIR = schema_tool("air_quality", {"city": {"type": "string"}}, ["city"])
 EMAIL = schema_tool(

@@ -103,7 +103,8 @@ def shape_arguments(
             return [
                 s
                 for s in found
-                if not any(name in s for name in other_names) and not taken.search(s)
+                if not any(name in s or _part_of(s, name) for name in other_names)
+                and not taken.search(s)
             ]
 
         by_name = {n: frozenset(_name_words(n)) for n in properties}
@@ -127,6 +128,11 @@ def shape_arguments(
             _ground(properties[name], name, named.get(name, spans), found, 1)
         _in_turn(properties, required, numbers)
     return shaped
+
+
+def _part_of(span: str, name: str) -> bool:
+    """Whether a span is some whole words of a name ("Climate" of "Climate Change")."""
+    return len(span) < len(name) and re.search(rf"(?<!\w){re.escape(span)}(?!\w)", name) is not None
 
 
 def _in_turn(properties: dict[str, Any], required: list[str], numbers: list[_values.Value]) -> None:

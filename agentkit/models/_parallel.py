@@ -63,6 +63,8 @@ _REPEAT = frozenset("same another again likewise similarly".split())
 _BREAK = re.compile(r"[.;!?](?=\s|$)")
 _NOT_A_NAME = re.compile(r"[\d\s.,:/+-]+")
 _REGION = re.compile(r",\s*([A-Z]{2,3})\b")
+_BRACKETED = re.compile(r"\[([^\[\]]{1,2000})\]")
+"""A list written in brackets, of plain values: "[23, 45, 67, 89]"."""
 """A state or country code after a place: "Boston, MA" is one place."""
 
 
@@ -89,7 +91,7 @@ def shares(tool: Tool, text: str) -> list[Share]:
     """
     kinds = _parameter_kinds(tool.parameters)
     if kinds.pop("listed")[1]:  # values go into an array parameter, not into several calls
-        return [Share()]
+        return _bracketed(tool, text) or [Share()]
     found = _found(tool, text)
     taken = _exemplified_strings(tool.parameters, text, found["named"])
     low, high = kinds["string"]
@@ -124,6 +126,36 @@ def shares(tool: Tool, text: str) -> list[Share]:
                 other_names.extend(str(v.value) for v in others if str(v.value) not in kept)
         part = (starts[index], starts[index + 1])
         out.append(Share(frozenset(other_numbers), tuple(other_names), part))
+    return out
+
+
+def _bracketed(tool: Tool, text: str) -> list[Share]:
+    """One share per list written in brackets, for a tool that takes one list of plain values.
+
+    "the first set is [23, 45, 67, 89], the second set is [12, 34, 56, 78]" beside a tool
+    whose one required array takes numbers: a call per list, each offered its own list.
+    """
+    properties = tool.parameters.get("properties") or {}
+    arrays = [
+        schema
+        for name in tool.parameters.get("required") or ()
+        if isinstance(schema := properties.get(name), dict) and schema.get("type") == "array"
+    ]
+    items = arrays[0].get("items") if len(arrays) == 1 else None
+    if not isinstance(items, dict) or items.get("type") not in ("number", "integer", "string"):
+        return []
+    lists = [m for m in _BRACKETED.finditer(text[: _values.MAX_CHARS]) if "," in m.group(1)]
+    if not 2 <= len(lists) <= MAX_PLANNED_CALLS:
+        return []
+    numbers = _values.numbers(text)
+    out = []
+    for index, mine in enumerate(lists):
+        others = [m for m in lists if m is not mine]
+        other_numbers = {
+            v.start for v in numbers if any(m.start() <= v.start < m.end() for m in others)
+        }
+        end = lists[index + 1].start() if index + 1 < len(lists) else len(text)
+        out.append(Share(frozenset(other_numbers), own=(mine.start(), end)))
     return out
 
 
@@ -218,29 +250,40 @@ def _group_counts(
         # One parameter takes a name ("concerts near Berlin and Paris" beside a genre and a
         # date): names one at a time, though fewer than the string parameters.
         one_name = kind != "number" and kinds["named"][0] == 1
-        for size in dict.fromkeys(s for s in sizes if s):
-            enough = len(values) > high or (one_name and size == 1 and len(values) > 1)
-            listed = _listing(text, values, size, taken) if enough else []
-            if listed:
-                counts[kind] = (len(listed) // size, size)
-                found[kind] = listed
+        # names may also be a list followed by a name for another parameter ('"Climate Change"
+        # and "Artificial Intelligence", each with 5 articles, for the region "Europe"')
+        for prefix in (False, True) if kind != "number" else (False,):
+            for size in dict.fromkeys(s for s in sizes if s):
+                enough = len(values) > high or (one_name and size == 1 and len(values) > 1)
+                listed = _listing(text, values, size, taken, prefix) if enough else []
+                if listed:
+                    counts[kind] = (len(listed) // size, size)
+                    found[kind] = listed
+                    break
+            if kind in counts:
                 break
     return counts
 
 
 def _listing(
-    text: str, values: list[_values.Value], size: int, taken: list[tuple[int, int]]
+    text: str,
+    values: list[_values.Value],
+    size: int,
+    taken: list[tuple[int, int]],
+    prefix: bool = False,
 ) -> list[_values.Value]:
     """The values that form a list of groups of `size` (none if they do not).
 
     Also tried without the number words ("the first one", "two triangles" count things rather
     than give values) and without a capitalised word that opens the request ("Weather in
-    Chicago and in Berlin").
+    Chicago and in Berlin"); with `prefix`, the longest list the values begin with.
     """
     words = [v for v in values if not v.text[:1].isdigit() and v.text[:1] not in "$-+."]
     tries = [values, [v for v in values if v not in words]]
     if values and values[0].start == len(text) - len(text.lstrip()) and " " not in values[0].text:
         tries.append(values[1:])
+    if prefix:  # the longest list the values begin with
+        tries = [values[:end] for end in range(len(values) - 1, size, -1)]
     for tried in tries:
         if len(tried) > size and len(tried) % size == 0 and _listed(text, tried, size, taken):
             return tried
