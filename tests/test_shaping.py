@@ -647,6 +647,40 @@ def test_a_list_of_names_then_a_name_for_another_parameter_is_a_call_per_listed_
     assert [c.parameters["properties"]["quantity"]["enum"] for c in calls] == [[5], [5]]
 
 
+def test_a_formula_parameter_is_offered_the_formula_written_in_python_and_as_written() -> None:
+    calculus = [
+        schema_tool("integral", {"function": {"type": "string"}, "a": {"type": "number"},
+                                 "b": {"type": "number"}}, ["function", "a", "b"]),
+        schema_tool("derivative", {"function": {"type": "string"}, "x": {"type": "number"},
+                                   "function_variable": {"type": "string"}},
+                    ["function", "x", "function_variable"]),
+    ]  # fmt: skip
+    text = "The area under the curve from x=1 to x=5 for f(x)=x^2. And the derivative at x=3."
+    calls = plan_calls(
+        text, calculus, "integral", lambda p: "derivative" if "derivative" in p else "integral",
+        CallShaping(),
+    )  # fmt: skip
+    offered = [c.parameters["properties"]["function"]["enum"] for c in calls]
+    assert offered == [["x**2", "x^2"], ["x**2", "x^2"]]  # the second reads the whole request
+    # a variable of the function is no formula
+    assert "x**2" not in calls[1].parameters["properties"]["function_variable"].get("enum", [])
+    text = "The derivative of '3x^2 + 2x - 1' at 2, then of '5y^3 - 4y + 2' at 3."
+    both = plan_calls(text, calculus[1:], "derivative", lambda _: "derivative", CallShaping())
+    assert [c.parameters["properties"]["function"]["enum"][0] for c in both] == [
+        "3x**2 + 2x - 1", "5y**3 - 4y + 2"
+    ]  # fmt: skip
+
+
+def test_a_value_after_a_parameter_word_and_a_generic_noun_is_bound() -> None:
+    case = schema_tool(
+        "case", {"docket": {"type": "string"}, "court": {"type": "string"}}, ["docket", "court"]
+    )
+    text = "A case with docket number '12345' in the 'Supreme Court'."
+    (call,) = plan_calls(text, [case], "case", lambda _: None, CallShaping())
+    assert call.parameters["properties"]["docket"]["enum"] == ["12345"]
+    assert "Supreme Court" in call.parameters["properties"]["court"]["enum"]
+
+
 FORECAST = schema_tool("forecast", {"city": {"type": "string"}}, ["city"])
 AIR = schema_tool("air_quality", {"city": {"type": "string"}}, ["city"])
 EMAIL = schema_tool(

@@ -240,12 +240,12 @@ def _bound_spans(
 def _names_value(keys: set[str], words: list[str]) -> bool:
     """Whether the words before a span name a parameter, then only link to the span.
 
-    "the title 'David'", "a book called 'Dune'": yes; "the soccer team in the English Premier
-    League": no (the league is where the team plays).
+    "the title 'David'", "a book called 'Dune'", "docket number '12345'": yes; "the soccer team
+    in the English Premier League": no (the league is where the team plays).
     """
     for i in range(len(words) - 1, -1, -1):
         if any(_alike(k, words[i]) for k in keys):
-            return all(w in _LINKING for w in words[i + 1 :])
+            return all(w in _LINKING or w in _GENERIC_WORDS for w in words[i + 1 :])
     return False
 
 
@@ -613,15 +613,8 @@ def _lists(items: dict[str, Any], text: str, *, chosen: bool = False) -> list[li
     return sorted(lists, key=len, reverse=True)[:8]
 
 
-def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
-    """Offer a string the values its call's part of the request writes for it.
-
-    A code it names (else the first the whole request names), a date or time in the format
-    asked for, the arithmetic it writes for an expression, else a value of the parameter's kind
-    (an email address, a path), else a span of it; else the string stays free.
-    """
-    if _fixed(node):
-        return
+def _written_forms(node: dict[str, Any], name: str, spans: _Spans) -> list[str]:
+    """The values a string of a set form takes from the request: a code, a date, a formula."""
     said = str(node.get("description", ""))
     codes = spans.own_first(lambda text: _coded(name, node, text))
     if not codes and spans.query != spans.text:  # "For Amazon: the profile and the quote"
@@ -630,9 +623,24 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
         codes = spans.own_first(lambda text: _formatted(name, node, text))
     if not codes and _DATE_NAME.search(name) and not _FORMAT_ASKED.search(said):  # "tomorrow"
         codes = spans.own_first(_days)
-    if not codes and _ARITHMETIC.search(f"{name} {node.get('description', '')}"):
+    if not codes and _formula_parameter(name, node):  # "f(x)=x^2" is "x**2"
+        codes = _formula_offers(spans)
+    if not codes and _ARITHMETIC.search(f"{name} {said}"):
         written = _values.expression(spans.own or spans.text)  # "15% of 80" is "0.15 * 80"
         codes = [written] if written else []
+    return codes
+
+
+def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
+    """Offer a string the values its call's part of the request writes for it.
+
+    A code it names (else the first the whole request names), a date or time in the format
+    asked for, the formula or the arithmetic it writes, else a value of the parameter's kind
+    (an email address, a path), else a span of it; else the string stays free.
+    """
+    if _fixed(node):
+        return
+    codes = _written_forms(node, name, spans)
     kind = None if codes else spans.own_first(lambda text: _of_kind(name, node, text))
     if codes or kind:
         node["enum"] = codes or kind
@@ -665,6 +673,39 @@ def outside_formulas(
         return numbers
     written = _values.formulas(text)
     return [v for v in numbers if not any(a <= v.start < b for a, b in written)]
+
+
+def _formula_parameter(name: str, node: dict[str, Any]) -> bool:
+    """A free string named for a formula (`function`, `equation`; not `function_variable`)."""
+    words = name_parts(name)
+    return (
+        node.get("type") == "string"
+        and not _fixed(node)
+        and bool(words)
+        and _FORMULA_NAME.fullmatch(words[-1]) is not None
+    )
+
+
+def _formula_offers(spans: _Spans) -> list[str]:
+    """The formula a call's part of the request writes, in Python's syntax and as written.
+
+    In a call of several, the formula written last before the call's own values ("the
+    derivative of '3x^2 + 2x - 1' at 2, then of '5y^3 - 4y + 2' at 3"); else the one its part
+    writes, else the one the whole request writes ("... f(x)=x^2. And find the derivative at
+    x=3."): only ever one formula.
+    """
+    text = spans.text
+    written = _values.formulas(text)
+    if spans.own and (at := text.find(spans.own)) >= 0:
+        before = [f for f in written if f[1] <= at]
+        written = before[-1:] or [f for f in written if f[0] >= at][:1]
+    elif not written and spans.query != text:
+        text = spans.query
+        written = _values.formulas(text)
+    if len(written) != 1:
+        return []
+    start, end = written[0]
+    return list(dict.fromkeys([re.sub(r"\s*\^\s*", "**", text[start:end]), text[start:end]]))
 
 
 def _takes_formula(name: str, node: dict[str, Any]) -> bool:

@@ -56,7 +56,14 @@ from agentkit.models._arguments import fillable, groundable_string, name_parts, 
 from agentkit.models._parallel import MAX_PLANNED_CALLS, Share, shares
 from agentkit.tools import Tool
 
-__all__ = ["CallShaping", "PlannedCall", "display_tool", "plan_calls", "repeats_a_value"]
+__all__ = [
+    "CallShaping",
+    "PlannedCall",
+    "display_tool",
+    "may_repeat",
+    "plan_calls",
+    "repeats_a_value",
+]
 
 _EXAMPLE_TEXT = re.compile(
     r"[\s,]*(?:\(\s*)?\b(?:e\.g\.|eg\.|for example|for instance|such as|like)[^.;)]*[.;)]?",
@@ -165,9 +172,7 @@ def plan_calls(
 
 def may_repeat(planned: Sequence[PlannedCall]) -> bool:
     """Whether a plan is one call with two or more free-text strings (`repeats_a_value` applies)."""
-    if len(planned) != 1:
-        return False
-    return len(_free_texts(planned[0].tool)) > 1
+    return len(planned) == 1 and len(_free_texts(planned[0].tool)) > 1
 
 
 def repeats_a_value(planned: PlannedCall, arguments: Mapping[str, Any]) -> bool:

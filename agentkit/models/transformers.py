@@ -281,13 +281,9 @@ class TransformersModel(Model):
             parsed = request.format.parse(reply.text, tool_names=[planned[0].tool.name])
             if any(repeats_a_value(planned[0], c.arguments) for c in parsed.calls):
                 logger.debug("the call repeats a value in two parameters: answering in text")
-                request, planned, routed_to_text = (
-                    request.replace(tools=[], tool_choice="none"),
-                    [],
-                    True,
-                )
+                request, routed_to_text = request.replace(tools=[], tool_choice="none"), True
                 spent = (len(prompt), reply.prefilled, len(reply.generated))
-                prompt, reply = self._decode(request, planned, on_text, cancel)
+                prompt, reply = self._decode(request, [], on_text, cancel)
             elif on_text is not None and reply.text:
                 on_text(reply.text)
         # A turn the router sent to a text answer is text, even where it writes a call in a
