@@ -681,6 +681,36 @@ def test_a_value_after_a_parameter_word_and_a_generic_noun_is_bound() -> None:
     assert "Supreme Court" in call.parameters["properties"]["court"]["enum"]
 
 
+def test_an_optional_string_given_a_quoted_value_after_its_word_is_surfaced() -> None:
+    moves = schema_tool(
+        "pokemon.get_moves", {"pokemon": {"type": "string"}, "move": {"type": "string"}},
+        ["pokemon"],
+    )  # fmt: skip
+    (call,) = plan_calls(
+        "Can Bulbasaur learn a move named 'Solar Beam'?", [moves], "pokemon.get_moves",
+        lambda _: None, CallShaping(),
+    )  # fmt: skip
+    assert call.parameters["required"] == ["pokemon", "move"]
+    assert call.parameters["properties"]["move"]["enum"] == ["Solar Beam"]
+    (plain,) = plan_calls(
+        "What moves can a Pikachu learn?", [moves], "pokemon.get_moves", lambda _: None,
+        CallShaping(),
+    )  # fmt: skip
+    assert plain.parameters["required"] == ["pokemon"]
+
+
+def test_a_power_of_ten_is_read_with_its_number() -> None:
+    force = schema_tool(
+        "force", {"charge": {"type": "number"}, "permittivity": {"type": "number"}},
+        ["charge", "permittivity"],
+    )  # fmt: skip
+    (call,) = plan_calls(
+        "A charge of 5 coulombs in a medium with a permittivity of 8.854 x 10^-12 F/m.",
+        [force], "force", lambda _: None, CallShaping(),
+    )  # fmt: skip
+    assert call.parameters["properties"]["permittivity"]["enum"] == [8.854e-12]
+
+
 FORECAST = schema_tool("forecast", {"city": {"type": "string"}}, ["city"])
 AIR = schema_tool("air_quality", {"city": {"type": "string"}}, ["city"])
 EMAIL = schema_tool(

@@ -438,6 +438,11 @@ def _surfaced(
         _required_default(schema, values, flag)
     if name in required or isinstance(enum, list) or named:
         return name not in required and bool(named)
+    others = {w for other, ws in words[1:] if other != name for w in ws}  # other parameters'
+    quoted = _quoted_for(name, own or query, others) if schema.get("type") == "string" else []
+    if quoted:  # "check if it can learn a move named 'Solar Beam'"
+        schema["enum"] = quoted
+        return True
     if _mention(query.lower(), name, reserved) is None:
         return False
     if values:  # "in 24 hour format": one of the choices, not a guess; a default if it has one
@@ -445,6 +450,21 @@ def _surfaced(
     elif flag is not None:  # "with details": true; "without": false
         schema["enum"] = [flag]
     return True
+
+
+def _quoted_for(name: str, text: str, others: set[str]) -> list[str]:
+    """The quoted values written right after a word of the parameter's name.
+
+    "a move named 'Solar Beam'" for `move`; not "titled 'Dune'" for `meta_title` beside
+    `title` (a word another parameter's name has too: `others`).
+    """
+    keys = _name_words(name) - others
+    found = []
+    for match in _values.QUOTED.finditer(text[:10_000]):
+        before = _UNTIL_VALUE.split(text[max(0, match.start() - 40) : match.start()])[-1]
+        if keys and _names_value(keys, re.findall(r"\b[a-z]+\b", before)[-3:]):
+            found.append(match.group(1))
+    return list(dict.fromkeys(found))
 
 
 def _required_default(schema: dict[str, Any], values: list[Any], flag: bool | None) -> None:

@@ -73,6 +73,8 @@ _QUOTES = "\u2018\u2019\u201c\u201d"  # curly quotes
 _EDGE = "\"'`()[]{}<>,.;:!?" + _QUOTES
 _SENTENCE_END = re.compile(rf"[.!?;]+[\"'){_QUOTES}]*$")
 _NUMBER = re.compile(r"(?<![\w.^])[-+]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(%?)|(?<![\w.])\.\d+")
+_EXPONENT = re.compile(r"(?:\s*[x\u00d7*]\s*10\s*\^\s*|[eE])([-+\u2212]?\d{1,3})(?![\w.])")
+"""A power of ten after a number: " x 10^-12", "e23"."""
 QUOTED = re.compile(rf"(?<!\w)[\"'{_QUOTES}]([^\"'{_QUOTES}\n]{{1,80}})[\"'{_QUOTES}](?!\w)")
 _QUOTED_TEXT = re.compile(rf"(?<!\w)[\"'{_QUOTES}][^\"'{_QUOTES}\n]{{1,240}}[\"'{_QUOTES}](?!\w)")
 """A quoted text, of sentences too ("'I had a great day. The weather was perfect.'"), unless
@@ -233,14 +235,28 @@ def numbers(text: str) -> list[Value]:
     """Numbers written in digits (`12,000`, `$30.45`, `5km`, `25%`) or words (`three`).
 
     A percentage is offered both ways (25 and 0.25), as is a number glued to "K" (298,000 and
-    298 kelvin); integral values are ints.
+    298 kelvin); a power of ten is read with its number ("8.854 x 10^-12", "6.02e23");
+    integral values are ints.
+
+    Example:
+        >>> [v.value for v in numbers("a permittivity of 8.854 x 10^-12 F/m, 6.02e23 atoms")]
+        [8.854e-12, 6.02e+23]
     """
     out: list[Value] = []
     limit = _limit(text)
+    read_to = 0  # the end of the last number read with its exponent ("8.854 x 10^-12")
     for match in _NUMBER.finditer(text[:limit]):
+        if match.start() < read_to:
+            continue
         raw = match.group()
         digits = raw.replace(",", "").replace("$", "").rstrip("%")
         value = float(digits)
+        power = None if raw.endswith("%") else _EXPONENT.match(text, match.end(), limit)
+        if power:
+            value *= 10.0 ** int(power.group(1).replace("\u2212", "-"))
+            raw, read_to = text[match.start() : power.end()], power.end()
+            out.append(Value(raw, _tidy(value), match.start()))
+            continue
         scale = _SCALE.match(text, match.end(), limit)
         if scale and not raw.endswith("%"):  # "50 million", "$1.2M"
             value *= _SCALES[(scale.group(1) or scale.group(2)).lower()]
@@ -305,7 +321,9 @@ _OPTION_CUE = re.compile(
     r"|['\"\u2019\u201d]\s*(?:or|/)\s*['\"\u2018\u201c]",
     re.IGNORECASE,
 )
-_EXAMPLE_CUE = re.compile(r"\b(?:e\.g\.|eg\.|for example|for instance|such as|like)", re.IGNORECASE)
+_EXAMPLE_CUE = re.compile(
+    r"\b(?:e\.g\.|eg\.|i\.e\.|for example|for instance|such as|like)", re.IGNORECASE
+)
 
 
 def options(description: str) -> list[str]:
@@ -341,6 +359,8 @@ def examples(description: str) -> list[str]:
         (['Italian', 'Japanese'], [])
         >>> examples("Dietary restrictions e.g. vegan, vegetarian, gluten free.")
         ['vegan', 'vegetarian', 'gluten free']
+        >>> examples("The information needed. i.e., victim, accused, verdict etc.")
+        ['victim', 'accused', 'verdict']
     """
     text = description[:1000]
     cue = _EXAMPLE_CUE.search(text)

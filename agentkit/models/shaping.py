@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 _EXAMPLE_TEXT = re.compile(
-    r"[\s,]*(?:\(\s*)?\b(?:e\.g\.|eg\.|for example|for instance|such as|like)[^.;)]*[.;)]?",
+    r"[\s,]*(?:\(\s*)?\b(?:e\.g\.|eg\.|i\.e\.|for example|for instance|such as|like)[^.;)]*[.;)]?",
     re.IGNORECASE,
 )
 _DEFAULT_TEXT = re.compile(r"\s*\(?\bdefaults?(?: value)?(?: is| to|:)[^.;)]*[.;)]?", re.IGNORECASE)
