@@ -711,6 +711,17 @@ def test_a_power_of_ten_is_read_with_its_number() -> None:
     assert call.parameters["properties"]["permittivity"]["enum"] == [8.854e-12]
 
 
+def test_a_number_set_by_the_parameter_s_exact_name_goes_to_it() -> None:
+    number = {"type": "integer"}
+    quadratic = schema_tool("quadratic", {"a": number, "b": number, "c": number}, ["a", "b", "c"])
+    (call,) = plan_calls(
+        "The first one has coefficients a = 2, b = 5, and c = 3.", [quadratic], "quadratic",
+        lambda _: None, CallShaping(),
+    )  # fmt: skip
+    offered = {k: v["enum"] for k, v in call.parameters["properties"].items()}
+    assert offered == {"a": [2], "b": [5], "c": [3]}
+
+
 FORECAST = schema_tool("forecast", {"city": {"type": "string"}}, ["city"])
 AIR = schema_tool("air_quality", {"city": {"type": "string"}}, ["city"])
 EMAIL = schema_tool(

@@ -284,10 +284,11 @@ def _bound_numbers(
     keys = {n: _name_words(n) for n in numeric}
     claims = []
     for value in numbers:
+        assigned = {n for n in numeric if _assigns(text, n, value)}  # "a = 2, b = 5"
         beside = _beside(text, value)
         scores = {n: sum(any(_alike(k, w) for w in beside) for k in keys[n]) for n in numeric}
         best = max(scores.values())
-        claims.append({n for n, score in scores.items() if score == best > 0})
+        claims.append(assigned or {n for n, score in scores.items() if score == best > 0})
     out = {}
     rest = [v for v, c in zip(numbers, claims, strict=True) if not c]
     for name in numeric:
@@ -300,6 +301,12 @@ def _bound_numbers(
     if len(unclaimed) == len(rest) >= 2:  # "coefficients 2, 3 and -4": a, b, c in turn
         out.update((name, [value]) for name, value in zip(unclaimed, rest, strict=True))
     return out
+
+
+def _assigns(text: str, name: str, value: _values.Value) -> bool:
+    """Whether the text sets the parameter to the value by its exact name ("a = 2", "n: 10")."""
+    before = text[max(0, value.start - len(name) - 8) : value.start]
+    return re.search(rf"(?<![\w.]){re.escape(name)}\s*[=:]\s*$", before) is not None
 
 
 def name_parts(name: str) -> list[str]:
