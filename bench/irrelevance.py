@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from agentkit import Tool
+from agentkit.models._arguments import fillable
 from agentkit.models.routing import ANSWER_DESCRIPTION, DEFAULT_THRESHOLD, EmbeddingRouter
-from agentkit.models.shaping import _fillable
 
 REPO = Path(__file__).resolve().parent.parent
 PROTOTYPES = [
@@ -62,7 +62,7 @@ def measure(path: Path) -> list[dict[str, Any]]:
                 "needs_call": bool(entry["ground_truth"]),
                 "margin": route.score,
                 "margin_prototypes": several,
-                "fillable": _fillable(tool, query),
+                "fillable": fillable(tool.parameters, query, query),
                 "request": query,
             }
         )

@@ -722,6 +722,19 @@ def test_a_number_set_by_the_parameter_s_exact_name_goes_to_it() -> None:
     assert offered == {"a": [2], "b": [5], "c": [3]}
 
 
+def test_a_span_that_is_another_parameter_s_choice_is_not_offered_to_a_string() -> None:
+    concerts = schema_tool(
+        "concerts", {"genre": {"type": "string"}, "amenities": {"type": "array", "items": {
+            "type": "string", "enum": ["Parking", "VIP Seating"]}}}, ["genre", "amenities"],
+    )  # fmt: skip
+    (call,) = plan_calls(
+        "Classical concerts, only those with parking", [concerts], "concerts", lambda _: None,
+        CallShaping(),
+    )  # fmt: skip
+    genres = call.parameters["properties"]["genre"]["enum"]
+    assert "parking" not in genres and "Classical" in genres
+
+
 FORECAST = schema_tool("forecast", {"city": {"type": "string"}}, ["city"])
 AIR = schema_tool("air_quality", {"city": {"type": "string"}}, ["city"])
 EMAIL = schema_tool(

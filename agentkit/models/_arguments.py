@@ -111,7 +111,7 @@ def shape_arguments(
         words = frozenset(_name_words(tool_name)).union(*by_name.values())
         every = offered()
         exemplified = {
-            n: _exemplified(node, own or text, every)
+            n: _exemplified(node, own or text, every) + _chosen(node, every)
             for n, node in properties.items()
             if isinstance(node, dict)
         }
@@ -739,6 +739,21 @@ def _takes_formula(name: str, node: dict[str, Any]) -> bool:
     """A string parameter that takes a formula: `function`, `equation`, "The polynomial"."""
     said = f"{name.replace('_', ' ')} {node.get('description', '')}"[:300]
     return node.get("type") == "string" and bool(_FORMULA_NAME.search(said))
+
+
+def _chosen(node: dict[str, Any], spans: list[str]) -> list[str]:
+    """The spans that are one of a parameter's choices (or its items' choices).
+
+    "parking" beside amenities of "Parking": no other string is offered it.
+    """
+    items = node.get("items")
+    listed = choices(items) if node.get("type") == "array" and isinstance(items, dict) else []
+    values = {str(v).casefold() for v in (listed or choices(node))[:MAX_CHOICES]}
+    return [s for s in spans if s.casefold() in values]
+
+
+MAX_CHOICES = 256
+"""At most this many of a parameter's choices are compared with the request's spans."""
 
 
 def _exemplified(node: dict[str, Any], text: str, fitting: list[str]) -> list[str]:

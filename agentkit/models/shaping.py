@@ -12,7 +12,8 @@ shaping fixes these through the grammar and the prompt, not the weights:
   groups form a list ("factorial of 5, 10 and 15"; "The first triangle has a base of 12 ...
   The second triangle has a base of 18 ...", "concerts near Berlin and Paris"); so is a word
   problem of several instances ("Now, consider a second car ..."), a list varying one value
-  ("after 10 years, and after 20 years") and a list of an enum's values (`_parallel`).
+  ("after 10 years, and after 20 years"), a list of an enum's values, and lists in brackets
+  for a tool that takes one list ("[23, 45, 67] and [12, 34]"; `_parallel`).
   The grammar then requires exactly those calls, in order, each naming its tool.
 - `ground`: a free-text string argument must be a span of the words of its intent (a
   name, a quoted text, a run of words), and a number one of the numbers written there (`12,000`,
@@ -24,8 +25,12 @@ shaping fixes these through the grammar and the prompt, not the weights:
   names ("Canadian dollars" is `CAD`, "Nvidia" `NVDA`, "miles" `mi`), a date or time in the
   described format ("21 June 2025" is `2025-06-21`, "6:30 pm" `18:30`), the arithmetic an
   expression writes ("15% of 80, plus 12" is `0.15 * 80 + 12`), the path, email address or
-  URL written, and an array the list written ("3, 9 and 12"). A tool whose required number or
-  code the request never writes is not called. Other codes, identifiers and formats stay free.
+  URL written, an array the list written ("3, 9 and 12"), and a formula in Python's syntax
+  as well as as written ("f(x)=x^2": `x**2`). A tool whose required number or code the
+  request never writes is not called; a lone call that gives two free-text parameters the
+  same words ("the cost of renting an apartment in New York" beside `building_type` and
+  `location`) is read before it is shown and becomes a text answer (`repeats_a_value`).
+  Other codes, identifiers and formats stay free.
 - `surface_optional`: an optional argument the request names (an enum value such as
   "fahrenheit", a choice its description lists, or the parameter's own words, "with
   details") becomes required, and an enum (required or not) is narrowed to the values named,
