@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Iterator
@@ -238,7 +239,7 @@ def _group_counts(
     ("Paris, France and Tokyo, Japan") at a time. Kinds without a list are left out; `found`
     keeps, for each kind counted, the values that make the list.
     """
-    taken = [(v.start, v.start + len(v.text)) for v in found["number"] + found["named"]]
+    taken = _merged([(v.start, v.start + len(v.text)) for v in found["number"] + found["named"]])
     counts: dict[str, tuple[int, int]] = {}
     for kind, values in found.items():
         if kind == "named" and ("string" in counts or "quoted" in counts):
@@ -278,12 +279,13 @@ def _listing(
     than give values) and without a capitalised word that opens the request ("Weather in
     Chicago and in Berlin"); with `prefix`, the longest list the values begin with.
     """
-    words = [v for v in values if not v.text[:1].isdigit() and v.text[:1] not in "$-+."]
-    tries = [values, [v for v in values if v not in words]]
+    words = {v.start for v in values if not v.text[:1].isdigit() and v.text[:1] not in "$-+."}
+    tries = [values, [v for v in values if v.start not in words]]
     if values and values[0].start == len(text) - len(text.lstrip()) and " " not in values[0].text:
         tries.append(values[1:])
-    if prefix:  # the longest list the values begin with
-        tries = [values[:end] for end in range(len(values) - 1, size, -1)]
+    if prefix:  # the longest list the values begin with, of no more groups than calls
+        longest = min(len(values) - 1, MAX_PLANNED_CALLS * size)
+        tries = [values[:end] for end in range(longest, size, -1)]
     for tried in tries:
         if len(tried) > size and len(tried) % size == 0 and _listed(text, tried, size, taken):
             return tried
@@ -309,10 +311,7 @@ def _listed(
         start, end = before.start + len(before.text), after.start
         if end - start > MAX_GAP_CHARS:
             return False
-        gap = "".join(
-            " " if any(a <= i < b for a, b in taken) else ch
-            for i, ch in enumerate(text[start:end], start)
-        )
+        gap = _masked(text, start, end, taken)
         cut = _separator(gap, comma=True)
         if cut is None:
             return False
@@ -331,6 +330,29 @@ def _listed(
             if not marked and not leading:
                 return False  # "Paris, France"
     return True
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans as disjoint ones in order, overlapping ones joined."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def _masked(text: str, start: int, end: int, taken: list[tuple[int, int]]) -> str:
+    """`text[start:end]` with the spans of `taken` (disjoint, in order: `_merged`) blanked out."""
+    chars = list(text[start:end])
+    first = max(0, bisect.bisect_right(taken, (start, start)) - 1)
+    for a, b in itertools.islice(taken, first, None):
+        if a >= end:
+            break
+        for i in range(max(a, start), min(b, end)):
+            chars[i - start] = " "
+    return "".join(chars)
 
 
 def _stem(word: str) -> str:
@@ -536,7 +558,7 @@ def _varied(
     or the same word follows each ("10 minutes ... 25 minutes"); and there must be more values
     of the kind than the tool takes.
     """
-    taken = [(v.start, v.start + len(v.text)) for v in found["number"] + found["named"]]
+    taken = _merged([(v.start, v.start + len(v.text)) for v in found["number"] + found["named"]])
     for kind in ("number", "named"):
         low, high = kinds["number" if kind == "number" else "string"]
         values = [v for v in found[kind] if kind != "number" or not v.text[:1].isalpha()]

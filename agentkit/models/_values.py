@@ -18,7 +18,9 @@ Example:
 from __future__ import annotations
 
 import ast
+import bisect
 import datetime
+import math
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -252,10 +254,10 @@ def numbers(text: str) -> list[Value]:
         digits = raw.replace(",", "").replace("$", "").rstrip("%")
         value = float(digits)
         power = None if raw.endswith("%") else _EXPONENT.match(text, match.end(), limit)
-        if power:
-            value *= 10.0 ** int(power.group(1).replace("\u2212", "-"))
+        scaled = float(f"{digits}e{power.group(1).replace(chr(0x2212), '-')}") if power else 0.0
+        if power and math.isfinite(scaled) and (scaled or not value):  # not 1e999, 1e-999
             raw, read_to = text[match.start() : power.end()], power.end()
-            out.append(Value(raw, _tidy(value), match.start()))
+            out.append(Value(raw, _tidy(scaled), match.start()))
             continue
         scale = _SCALE.match(text, match.end(), limit)
         if scale and not raw.endswith("%"):  # "50 million", "$1.2M"
@@ -282,8 +284,12 @@ def distinct(values: list[Value]) -> list[Value]:
 
 def names(text: str) -> list[Value]:
     """Proper names (runs of capitalised words) and quoted text, in order of appearance."""
-    out: list[Value] = [Value(m.group(1), m.group(1), m.start()) for m in QUOTED.finditer(text)]
+    limit = _limit(text)
+    out: list[Value] = [
+        Value(m.group(1), m.group(1), m.start()) for m in QUOTED.finditer(text, 0, limit)
+    ]
     quoted = [(v.start, v.start + len(v.text) + 2) for v in out]
+    starts = [a for a, _ in quoted]
     run: list[_Word] = []
     sentence_start = True
 
@@ -292,7 +298,8 @@ def names(text: str) -> list[Value]:
             run.pop()
         if run:
             piece = text[run[0].start : run[-1].end]
-            if not any(a <= run[0].start < b for a, b in quoted):
+            at = bisect.bisect_right(starts, run[0].start) - 1  # the last quote opened before
+            if at < 0 or run[0].start >= quoted[at][1]:
                 out.append(Value(piece, piece, run[0].start))
             run.clear()
 
