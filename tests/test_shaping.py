@@ -255,17 +255,23 @@ def test_a_call_repeating_one_value_in_two_free_texts_is_caught() -> None:
     assert not may_repeat([PlannedCall(FACTORIAL, FACTORIAL.parameters, "")])
 
 
+def generate_streamed(model: Any, text: str, tool: Tool) -> tuple[Any, list[str]]:
+    """A routed turn of `model` for `text` with `tool`, and the text it streamed."""
+    from tests._tiny import request_for
+
+    streamed: list[str] = []
+    reply = model.generate(request_for(model, text, tools=[tool]), on_text=streamed.append)
+    return reply, streamed
+
+
 def test_a_routed_call_repeating_a_value_becomes_a_text_answer(tokenizer: Any) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("llguidance")
     from tests._tiny import PickRouter, request_for, tiny_local
 
     model = tiny_local(tokenizer, router=PickRouter("trends"), max_new_tokens=24)
-    streamed: list[str] = []
     # "technology" is the only span there is: both parameters would take it
-    reply = model.generate(
-        request_for(model, "technology", tools=[TRENDS]), on_text=streamed.append
-    )
+    reply, streamed = generate_streamed(model, "technology", TRENDS)
     assert reply.calls == [] and "technology" not in reply.text.split('"')
     assert "".join(streamed) == reply.text  # the call was never shown
     assert reply.completion_tokens > len(reply.token_ids)  # the call's tokens are counted
@@ -278,13 +284,10 @@ def test_a_routed_call_repeating_a_value_becomes_a_text_answer(tokenizer: Any) -
 def test_a_routed_call_of_distinct_values_is_kept_and_shown_whole(tokenizer: Any) -> None:
     pytest.importorskip("torch")
     pytest.importorskip("llguidance")
-    from tests._tiny import PickRouter, request_for, tiny_local
+    from tests._tiny import PickRouter, tiny_local
 
     model = tiny_local(tokenizer, router=PickRouter("route"), max_new_tokens=40)
-    streamed: list[str] = []
-    reply = model.generate(
-        request_for(model, "from Oslo to Rome", tools=[ROUTE]), on_text=streamed.append
-    )
+    reply, streamed = generate_streamed(model, "from Oslo to Rome", ROUTE)
     (call,) = model.format.parse(reply.text).calls
     assert call.arguments == {"origin": "Oslo", "destination": "Rome"}
     assert streamed == [reply.text]

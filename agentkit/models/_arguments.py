@@ -215,8 +215,7 @@ def _bound_spans(
     claims: dict[str, set[str]] = {}
     for span in spans.every:
         at = text.find(span)
-        before = _UNTIL_VALUE.split(text[max(0, at - 40) : max(at, 0)].rstrip(_OPENING))[-1]
-        words = re.findall(r"\b[a-z]+\b", before)[-3:]  # back to a quote, a name, an "and"
+        words = _words_before(text, at)
         claims[span] = (
             {n for n in strings if _names_value(keys[n], words)}
             if _looks_named(text, at, span)
@@ -235,6 +234,12 @@ def _bound_spans(
                 after_to=[s for s in spans.after_to if s in allowed],
             )
     return out
+
+
+def _words_before(text: str, at: int) -> list[str]:
+    """The last three lower-case words before `at`, back to a quote, a name or an "and"."""
+    before = _UNTIL_VALUE.split(text[max(0, at - 40) : max(at, 0)].rstrip(_OPENING))[-1]
+    return re.findall(r"\b[a-z]+\b", before)[-3:]
 
 
 def _names_value(keys: set[str], words: list[str]) -> bool:
@@ -468,8 +473,7 @@ def _quoted_for(name: str, text: str, others: set[str]) -> list[str]:
     keys = _name_words(name) - others
     found = []
     for match in _values.QUOTED.finditer(text[:10_000]):
-        before = _UNTIL_VALUE.split(text[max(0, match.start() - 40) : match.start()])[-1]
-        if keys and _names_value(keys, re.findall(r"\b[a-z]+\b", before)[-3:]):
+        if keys and _names_value(keys, _words_before(text, match.start())):
             found.append(match.group(1))
     return list(dict.fromkeys(found))
 

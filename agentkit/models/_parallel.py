@@ -64,9 +64,9 @@ _REPEAT = frozenset("same another again likewise similarly".split())
 _BREAK = re.compile(r"[.;!?](?=\s|$)")
 _NOT_A_NAME = re.compile(r"[\d\s.,:/+-]+")
 _REGION = re.compile(r",\s*([A-Z]{2,3})\b")
+"""A state or country code after a place: "Boston, MA" is one place."""
 _BRACKETED = re.compile(r"\[([^\[\]]{1,2000})\]")
 """A list written in brackets, of plain values: "[23, 45, 67, 89]"."""
-"""A state or country code after a place: "Boston, MA" is one place."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,8 +71,7 @@ __all__ = [
 ]
 
 _EXAMPLE_TEXT = re.compile(
-    r"[\s,]*(?:\(\s*)?\b(?:e\.g\.|eg\.|i\.e\.|for example|for instance|such as|like)[^.;)]*[.;)]?",
-    re.IGNORECASE,
+    rf"[\s,]*(?:\(\s*)?\b(?:{_values.EXAMPLE_CUES})[^.;)]*[.;)]?", re.IGNORECASE
 )
 _DEFAULT_TEXT = re.compile(r"\s*\(?\bdefaults?(?: value)?(?: is| to|:)[^.;)]*[.;)]?", re.IGNORECASE)
 
