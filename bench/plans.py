@@ -72,7 +72,7 @@ def entries(source: str, short: str, limit: int) -> list[dict[str, Any]]:
 
 def admits(schema: dict[str, Any], value: Any) -> bool:
     """Whether a shaped property schema can still produce `value` (BFCL's string rules)."""
-    enum = schema.get("enum")
+    enum = [schema["const"]] if "const" in schema else schema.get("enum")
     if isinstance(enum, list):
         if isinstance(value, str):
             return standardize_string(value) in {
@@ -81,11 +81,19 @@ def admits(schema: dict[str, Any], value: Any) -> bool:
         return any(e == value and type(e) is not bool for e in enum) or value in enum
     kind = schema.get("type")
     if kind == "array" and isinstance(value, list) and isinstance(schema.get("items"), dict):
-        return all(admits(schema["items"], v) for v in value)
+        lead = schema.get("prefixItems") or []
+        if len(value) < len(lead) or len(value) > schema.get("maxItems", len(value)):
+            return False
+        return all(admits(s, v) for s, v in zip(lead, value, strict=False)) and all(
+            admits(schema["items"], v) for v in value[len(lead) :]
+        )
     if kind == "object" and isinstance(value, dict):
         props = schema.get("properties") or {}
-        return all(
-            admits(props[k], v) if isinstance(props.get(k), dict) else True
+        return all(  # BFCL writes a nested value's fields as lists of alternatives
+            any(admits(props[k], a) for a in (v if isinstance(v, list) else [v]) if a != "")
+            or "" in (v if isinstance(v, list) else [])
+            if isinstance(props.get(k), dict)
+            else True
             for k, v in value.items()
         )
     return True

@@ -204,6 +204,31 @@ def test_a_routed_reply_holds_the_planned_calls_even_from_random_weights(tiny: A
     assert all(c.arguments["city"] in text for c in calls)
 
 
+def test_named_array_choices_lead_the_decoded_list_even_from_random_weights(
+    tokenizer: Any,
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("llguidance")
+    from tests._tiny import PickRouter, request_for, tiny_local
+
+    finder = schema_tool(
+        "find_shop",
+        {"city": {"type": "string", "description": "The city."},
+         "offers": {"type": "array", "items": {"type": "string",
+                    "enum": ["Repairs", "Lessons", "Rentals"]}}},
+        ["city", "offers"],
+    )  # fmt: skip
+    for seed in range(3):
+        model = tiny_local(tokenizer, seed, router=PickRouter("find_shop"), max_new_tokens=80)
+        reply = model.generate(
+            request_for(model, "A shop in Oslo that gives lessons.", tools=[finder])
+        )
+        (call,) = model.format.parse(reply.text).calls
+        offers = call.arguments["offers"]
+        assert offers[0] == "Lessons" and "Lessons" not in offers[1:], offers
+        assert set(offers) <= {"Repairs", "Lessons", "Rentals"}
+
+
 def test_shaping_must_be_a_call_shaping(tokenizer: Any) -> None:
     pytest.importorskip("torch")
     from tests._tiny import tiny_local
@@ -1265,7 +1290,9 @@ def test_an_array_of_choices_takes_the_list_of_choices_the_request_names() -> No
     assert "avoid" in call  # surfaced: the request names its values
     assert call["avoid"]["enum"] == [["highways", "tolls"]]
     (call,) = calls_of("Directions from Leeds, please, no ferries.", directions)
-    assert call["avoid"]["items"]["enum"] == ["tolls", "highways", "ferries"]  # not narrowed
+    assert call["avoid"]["prefixItems"] == [{"const": "ferries"}]  # named: it comes first,
+    assert call["avoid"]["items"]["enum"] == ["tolls", "highways"]  # then maybe others
+    assert call["avoid"]["minItems"] == 1
     (call,) = calls_of("Directions from Leeds.", directions)
     assert "avoid" not in call
 
@@ -1628,8 +1655,97 @@ def test_each_call_of_a_list_takes_the_array_choices_its_own_part_names() -> Non
         "offers delivery.",
         finder,
     )
-    assert first["features"]["items"]["enum"] == ["Vegan", "Parking"]  # never named: kept
-    assert second["features"]["items"]["enum"] == ["Delivery", "Parking"]
+    assert first["features"]["prefixItems"] == [{"const": "Vegan"}]
+    assert first["features"]["items"]["enum"] == ["Parking"]  # never named: may follow
+    assert second["features"]["prefixItems"] == [{"const": "Delivery"}]
+    assert second["features"]["items"]["enum"] == ["Parking"]
+
+
+def test_array_choices_named_lead_and_the_rest_may_follow() -> None:
+    library = schema_tool(
+        "find_library",
+        {"city": {"type": "string"},
+         "services": {"type": "array", "items": {"type": "string",
+                      "enum": ["Violin Lessons", "Piano Lessons"]}},
+         "instruments": {"type": "array", "items": {"type": "string",
+                         "enum": ["Guitars", "Violins", "Pianos"]}}},
+        ["city", "services", "instruments"],
+    )  # fmt: skip
+    (call,) = calls_of("A guitar shop in Oslo that also gives violin lessons.", library)
+    assert call["instruments"]["prefixItems"] == [{"const": "Guitars"}]  # "violin" is a lesson's
+    assert call["services"]["prefixItems"] == [{"const": "Violin Lessons"}]
+    assert call["services"]["items"]["enum"] == ["Piano Lessons"]
+    (call,) = calls_of("A shop in Oslo with guitars, violins and pianos.", library)
+    assert call["instruments"]["enum"] == [["Guitars", "Violins", "Pianos"]]  # a list: exactly
+    assert "prefixItems" not in call["instruments"]
+
+
+def test_every_choice_named_leaves_no_other_to_follow() -> None:
+    museum = schema_tool(
+        "exhibition",
+        {"name": {"type": "string"},
+         "visitors": {"type": "array", "items": {"type": "string", "enum": ["adult", "child"]}}},
+        ["name", "visitors"],
+    )  # fmt: skip
+    (call,) = calls_of("Tickets for 'Deep Time', one adult; the child goes free.", museum)
+    assert call["visitors"]["prefixItems"] == [{"const": "adult"}, {"const": "child"}]
+    assert call["visitors"]["maxItems"] == 2
+
+
+def test_an_irregular_plural_names_its_choice() -> None:
+    museum = schema_tool(
+        "exhibition",
+        {"name": {"type": "string"},
+         "visitors": {"type": "array", "items": {"type": "string", "enum": ["adult", "child"]}}},
+        ["name", "visitors"],
+    )  # fmt: skip
+    (call,) = calls_of("Prices of 'Deep Time' for children and adults.", museum)
+    assert call["visitors"]["enum"] == [["child", "adult"]]
+
+
+def test_calls_without_a_choice_in_their_part_take_those_the_request_names() -> None:
+    aspects = {"type": "array", "items": {"type": "string", "enum": ["overview", "date"]}}
+    battle = schema_tool("battle_info", {"battle": {"type": "string"}, "aspects": aspects},
+                         ["battle", "aspects"])  # fmt: skip
+    treaty = schema_tool("treaty_info", {"treaty": {"type": "string"}, "aspects": aspects},
+                         ["treaty", "aspects"])  # fmt: skip
+    planned = plan_calls(
+        "An overview of the Battle of Hastings, and also of the Treaty of Paris.",
+        [battle, treaty],
+        "battle_info",
+        lambda text: "treaty_info" if "Treaty" in text else "battle_info",
+        CallShaping(),
+    )
+    assert [c.tool.name for c in planned] == ["battle_info", "treaty_info"]
+    for call in planned:
+        assert call.parameters["properties"]["aspects"]["prefixItems"] == [{"const": "overview"}]
+
+
+def test_a_day_is_no_free_text_but_a_date() -> None:
+    concerts = schema_tool(
+        "find_concerts",
+        {"city": {"type": "string", "description": "The city."},
+         "date": {"type": "string", "description": "The date."},
+         "genre": {"type": "string", "description": "The genre of music."}},
+        ["city", "date", "genre"],
+    )  # fmt: skip
+    (call,) = calls_of("Jazz concerts in Lyon next Friday", concerts)
+    assert not {"Friday", "next Friday"} & set(call["genre"]["enum"])
+    assert "next Friday" in call["date"]["enum"]
+    (call,) = calls_of("A concert in Lyon next Friday titled Weekend", concerts)
+    assert "Weekend" in call["genre"]["enum"]  # a word of the calendar, not a day
+
+
+def test_a_description_of_what_the_tool_does_is_no_code() -> None:
+    schedule = schema_tool(
+        "team_schedule",
+        {"team": {"type": "string", "description": "The team."},
+         "league": {"type": "string", "description": "The league. If not given, the function "
+                    "will fetch the games of every league."}},
+        ["team", "league"],
+    )  # fmt: skip
+    (call,) = calls_of("The next games of Ajax in the Eredivisie", schedule)
+    assert "Eredivisie" in call["league"]["enum"]  # grounded, not left free as a code
 
 
 def test_a_lowercase_list_of_examples_names_the_value_the_request_writes() -> None:
@@ -1717,3 +1833,54 @@ def test_a_later_question_of_lowercase_words_is_no_recap() -> None:
     assert [c.tool.name for c in calls] == [
         "country.anthem", "country.currency", "country.anthem"
     ]  # fmt: skip
+
+
+def test_a_required_string_whose_description_lists_choices_takes_one_of_them() -> None:
+    stocks = schema_tool(
+        "stock_info",
+        {"company": {"type": "string", "description": "The company."},
+         "level": {"type": "string", "description": "Detail. Can be 'summary' or 'detailed'."}},
+        ["company", "level"],
+    )  # fmt: skip
+    (call,) = calls_of("Give me detail information about stocks of Apple Inc.", stocks)
+    assert call["level"]["enum"] == ["summary", "detailed"]  # no span of the request
+    (call,) = calls_of("A summary of the stocks of Apple Inc.", stocks)
+    assert call["level"]["enum"] == ["summary"]
+
+
+def test_a_number_left_no_value_takes_the_default_its_description_states() -> None:
+    light = schema_tool(
+        "light_travel_time",
+        {"distance_in_light_years": {"type": "integer", "description": "The distance."},
+         "speed_of_light": {"type": "integer",
+                            "description": "In m/s. Default value is 299792458 m/s."}},
+        ["distance_in_light_years", "speed_of_light"],
+    )  # fmt: skip
+    (call,) = calls_of("How long does light take from a star 4 light years away?", light)
+    assert call["distance_in_light_years"]["enum"] == [4]  # a tie on "light": not the default's
+    assert call["speed_of_light"]["enum"] == [299792458]
+
+
+def test_a_species_is_no_proper_name() -> None:
+    genetics = schema_tool(
+        "calculate_ne",
+        {"species": {"type": "string", "description": "The species of wild animal."},
+         "generations": {"type": "integer"}},
+        ["species", "generations"],
+    )  # fmt: skip
+    (call,) = calls_of(
+        "The minimum population size (Ne) of a wild tiger population for 100 generations",
+        genetics,
+    )
+    assert "wild tiger" in call["species"]["enum"]
+
+
+def test_examples_after_a_colon_are_no_choices() -> None:
+    weather = schema_tool(
+        "get_weather",
+        {"city": {"type": "string", "description": "The city as 'City, State'. Examples: "
+                  "'San Francisco, CA' or 'Paris, FR'."}},
+        ["city"],
+    )  # fmt: skip
+    (call,) = calls_of("The weather in San Pablo, CA tomorrow", weather)
+    assert "San Francisco, CA" not in call["city"].get("enum", [])

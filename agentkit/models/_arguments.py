@@ -59,9 +59,11 @@ _KINDS = (
     ),
 )
 """Strings of a recognisable kind: offered the values of the kind the request writes."""
+_THE_TOOL = re.compile(r"\b(?:the|this)\s+function\s+(?:will|would|can|may|returns?)\b", re.I)
+"""A description speaking of the tool itself ("the function will fetch ..."), not of code."""
 _PROPER = re.compile(
     r"city|country|location|place|artist|author|player|team|company|actor|director|person|"
-    r"brand|museum|hotel|restaurant|composer|singer|band|athlete|species",
+    r"brand|museum|hotel|restaurant|composer|singer|band|athlete",
     re.IGNORECASE,
 )
 """Parameters that take a proper name: offered the request's names (capitalised or quoted)."""
@@ -115,9 +117,12 @@ def shape_arguments(
             for n, node in properties.items()
             if isinstance(node, dict)
         }
+        listed = (
+            v for node in properties.values() if isinstance(node, dict) for v in _own_choices(node)
+        )
         spans = _Spans(
             text, every, offered({"from"}), offered({"to", "into"}), own, query, words, by_name,
-            exemplified,
+            exemplified, tuple(v for v in listed if isinstance(v, str)),
         )  # fmt: skip
         named = _bound_spans(text, properties, required, spans)
         dated = any(_is_year(n, properties[n]) for n in required)
@@ -273,9 +278,10 @@ def _bound_numbers(
 
     A number written next to a word of a parameter's name ("a base of 12", "weighs 80 kg",
     "for 5 years") goes to that parameter (to the one with most such words: "fuel efficiency
-    of 25" is `fuel_efficiency`'s, not `efficiency_reduction`'s), which then takes only such
-    numbers; the other parameters are offered the rest (when any is left), each its own in
-    the order written when there are as many left as parameters. Parameters that claim the
+    of 25" is `fuel_efficiency`'s, not `efficiency_reduction`'s; of a tie, to those that state
+    no default), which then takes only such numbers; the other parameters are offered the rest
+    (when any is left, else a default they state), each its own in the order written when
+    there are as many left as parameters. Parameters that claim the
     same numbers, fewer than they are, are offered the rest too.
     """
     numeric = [
@@ -287,13 +293,15 @@ def _bound_numbers(
     if len(numeric) < 2:
         return {}
     keys = {n: _name_words(n) for n in numeric}
+    defaulted = {n for n in numeric if _stated_default(properties[n])}
     claims = []
     for value in numbers:
         assigned = {n for n in numeric if _assigns(text, n, value)}  # "a = 2, b = 5"
         beside = _beside(text, value)
         scores = {n: sum(any(_alike(k, w) for w in beside) for k in keys[n]) for n in numeric}
         best = max(scores.values())
-        claims.append(assigned or {n for n, score in scores.items() if score == best > 0})
+        claim = assigned or {n for n, score in scores.items() if score == best > 0}
+        claims.append({n for n in claim if n not in defaulted} or claim)  # a tie: no default
     out = {}
     rest = [v for v, c in zip(numbers, claims, strict=True) if not c]
     for name in numeric:
@@ -301,11 +309,27 @@ def _bound_numbers(
         alike = [n for n in numeric if all((name in c) == (n in c) for c in claims)]
         if len(mine) < len(alike):  # "revenues of $1M in 2019 and $1.2M": one each, in turn
             mine += rest
-        out[name] = mine or rest or numbers
+        out[name] = mine or rest or _stated_default(properties[name]) or numbers
     unclaimed = [n for n in numeric if not any(n in c for c in claims)]
     if len(unclaimed) == len(rest) >= 2:  # "coefficients 2, 3 and -4": a, b, c in turn
         out.update((name, [value]) for name, value in zip(unclaimed, rest, strict=True))
     return out
+
+
+def _stated_default(node: dict[str, Any]) -> list[_values.Value]:
+    """A number parameter's default, as its schema or description states it.
+
+    A parameter whose numbers the request all gives to others takes it: "a star 4 light years
+    away" leaves `speed_of_light` its "Default value is 299792458 m/s".
+    """
+    default = node.get("default")
+    if isinstance(default, int | float) and not isinstance(default, bool):
+        return [_values.Value(str(default), default, -1)]
+    stated = _STATED_DEFAULT.search(str(node.get("description", ""))[:1000])
+    return _values.numbers(stated.group(1))[:1] if stated else []
+
+
+_STATED_DEFAULT = re.compile(r"\bdefault(?: value)?(?: is| to|:)\s*(-?[\d.,]+(?:e-?\d+)?)", re.I)
 
 
 def _assigns(text: str, name: str, value: _values.Value) -> bool:
@@ -365,6 +389,8 @@ class _Spans:
     """The words of each parameter's name."""
     exemplified: dict[str, list[str]] = field(default_factory=dict)
     """The values each parameter's description gives as examples that the request writes."""
+    choices: tuple[str, ...] = ()
+    """The string choices of every parameter (of its items, for an array)."""
 
     def of_others(self, name: str) -> set[str]:
         """The words that name the other parameters and not this one."""
@@ -424,9 +450,9 @@ def _surfaced(
 
     `words` are those of the tool's name and of its parameters' (which name no other string).
     An array of enum values is surfaced when the request names one of its items' values (and
-    not narrowed: "facilities for disabled people" may name one the request never spells),
-    except that a call whose own part names some leaves out those only another call's part
-    names ("vegetarian options in New York and delivery in Los Angeles").
+    not narrowed: grounding puts those first, `_lead_with`), except that a call whose own part
+    names some leaves out those only another call's part names ("vegetarian options in New
+    York and delivery in Los Angeles").
     """
     items = schema.get("items")
     if schema.get("type") == "array" and isinstance(items, dict):
@@ -484,7 +510,8 @@ def _required_default(schema: dict[str, Any], values: list[Any], flag: bool | No
     A required boolean the request names takes the `flag` read for it ("and in which year?"
     for `want_year`: true); an unnamed one keeps its default; a required enum whose values the
     request never names ("Book a hotel room ..." beside a room type that defaults to
-    'Standard') takes its default.
+    'Standard') takes its default, and a required string without one the choices its
+    description lists ("Can be 'summary' or 'detailed'"), not a span of the request.
     """
     default = schema.get("default")
     if schema.get("type") == "boolean":
@@ -494,6 +521,8 @@ def _required_default(schema: dict[str, Any], values: list[Any], flag: bool | No
             schema["enum"] = [default]
     elif values and default in values:
         schema["enum"] = [default]
+    elif values and "enum" not in schema:  # "Can be 'summary' or 'detailed'": one of those
+        schema["enum"] = list(values)
 
 
 def choices(schema: dict[str, Any]) -> list[Any]:
@@ -593,17 +622,33 @@ def _ground(
             if isinstance(sub, dict):
                 _ground(sub, key, spans, numbers, depth + 1)
     elif kind == "array" and isinstance(node.get("items"), dict):
-        chosen = node["items"].get("type") == "string" and _fixed(node["items"])
+        chosen = node["items"].get("type") == "string" and _fixed(node["items"])  # the tool's
         _ground(node["items"], name, spans, numbers, depth + 1, str(node.get("description", "")))
-        lists = _lists(node["items"], spans.own or spans.text, chosen=chosen)
-        if lists and not any(k in node for k in ("enum", "const", "minItems", "maxItems")):
-            node["enum"] = lists  # "the mean of 3, 9 and 12": exactly that list
+        _ground_array(node, spans, chosen=chosen)
     elif kind == "string":
         _ground_string(node, name, spans)
     elif kind in ("number", "integer") and not _fixed(node):
         allowed = _numbers_for(name, node, numbers, said)
         if allowed:
             node["enum"] = allowed
+
+
+def _ground_array(node: dict[str, Any], spans: _Spans, *, chosen: bool) -> None:
+    """Offer an array the list its call's part writes, or put the choices it names first.
+
+    `chosen`: its items are strings of the tool's own choices (not offered spans).
+    """
+    if any(k in node for k in ("enum", "const", "prefixItems", "minItems", "maxItems")):
+        return
+    lists = spans.own_first(lambda text: _lists(node["items"], text, chosen=chosen))
+    if lists:
+        node["enum"] = lists  # "the mean of 3, 9 and 12": exactly that list
+    elif chosen:  # "vegetarian options in New York": "Vegetarian" first
+        for text in (spans.own, spans.text, spans.query):  # "an overview of A, and of B"
+            named = _choices_named(node["items"], text, spans.choices)
+            if named:
+                _lead_with(node, named)
+                return
 
 
 _LIST_GAP = re.compile(r",?\s*(?:(?:and|or|&)\s*)?(?:(?:the|a|an)\s*)?", re.IGNORECASE)
@@ -644,6 +689,32 @@ def _lists(items: dict[str, Any], text: str, *, chosen: bool = False) -> list[li
     return sorted(lists, key=len, reverse=True)[:8]
 
 
+def _choices_named(items: dict[str, Any], text: str, others: Collection[str]) -> list[str]:
+    """The array's choices that the text names, in the order written.
+
+    A mention inside one of `others` (the other parameters' choices) is theirs: "violin" of
+    "violin lessons" names no instrument beside services of "Violin Lessons".
+    """
+    strings = [v for v in items.get("enum") or () if isinstance(v, str)]
+    rivals = [v for v in others if v not in strings]
+    return [c.code for c in _codes.enum_mentions(text, strings + rivals) if c.code in strings]
+
+
+def _lead_with(node: dict[str, Any], named: list[str]) -> None:
+    """An array of choices opens with those the request names, then may take others.
+
+    Not only those: "facilities for disabled people" names "Disabled Access" without spelling
+    it, and "vegetarian" may be meant by "vegan".
+    """
+    node["prefixItems"] = [{"const": value} for value in named]
+    node["minItems"] = len(named)
+    rest = [v for v in node["items"]["enum"] if v not in named]
+    if rest:
+        node["items"] = {**node["items"], "enum": rest}
+    else:
+        node["maxItems"] = len(named)
+
+
 def _written_forms(node: dict[str, Any], name: str, spans: _Spans) -> list[str]:
     """The values a string of a set form takes from the request: a code, a date, a formula."""
     said = str(node.get("description", ""))
@@ -682,6 +753,8 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
             fitting = [f for f in fitting if not _only(bare, f)] or fitting
         others = spans.of_others(name)  # "scale progression with tempo" speaks of `tempo`
         fitting = [f for f in fitting if not _mentions(f, others)] or fitting
+        if not _DATE_NAME.search(name):  # "next Friday" is no genre
+            fitting = [f for f in fitting if not _a_day(f)] or fitting
         theirs = {v for n, vs in spans.exemplified.items() if n != name for v in vs}
         fitting = [f for f in fitting if f not in theirs] or fitting  # "Italian" is a cuisine
         fitting = _exemplified(node, spans.own or spans.text, fitting) or fitting
@@ -750,10 +823,15 @@ def _chosen(node: dict[str, Any], spans: list[str]) -> list[str]:
 
     "parking" beside amenities of "Parking": no other string is offered it.
     """
+    values = {str(v).casefold() for v in _own_choices(node)}
+    return [s for s in spans if s.casefold() in values]
+
+
+def _own_choices(node: dict[str, Any]) -> list[Any]:
+    """A parameter's choices, or its items' if it is an array (the first `MAX_CHOICES`)."""
     items = node.get("items")
     listed = choices(items) if node.get("type") == "array" and isinstance(items, dict) else []
-    values = {str(v).casefold() for v in (listed or choices(node))[:MAX_CHOICES]}
-    return [s for s in spans if s.casefold() in values]
+    return (listed or choices(node))[:MAX_CHOICES]
 
 
 MAX_CHOICES = 256
@@ -796,6 +874,18 @@ def _days(text: str) -> list[str]:
     found = [(m.start(), m.group()) for m in _DAY_WORDS.finditer(text[:10_000])]
     found += [(v.start, v.text) for v in _values.dates(text)]
     return list(dict.fromkeys(day for _, day in sorted(found)))
+
+
+def _a_day(span: str) -> bool:
+    """Whether a span is only a day: "Friday", "next Friday", "May 5", "tomorrow"."""
+    return bool(_A_DAY.fullmatch(span)) or (_days(span) == [span] and span.lower() != "weekend")
+
+
+_A_DAY = re.compile(
+    r"(?:(?:this|next|last|coming)\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday|january|february|march|april|june|july|august|september|october|november|december)",
+    re.IGNORECASE,
+)
 
 
 _ARITHMETIC = re.compile(r"\b(?:expressions?|formula|arithmetic|calculation)\b", re.IGNORECASE)
@@ -900,8 +990,8 @@ def fillable(parameters: dict[str, Any], text: str, query: str = "") -> bool:
         schema = properties.get(name)
         if not isinstance(schema, dict):
             continue
-        if schema.get("type") in ("number", "integer") and not any(
-            k in schema for k in ("enum", "const", "default")
+        if schema.get("type") in ("number", "integer") and not (
+            any(k in schema for k in ("enum", "const", "default")) or _stated_default(schema)
         ):
             needed += 1
             if numbers_written < needed:
@@ -1096,4 +1186,5 @@ def groundable_string(name: str, schema: dict[str, Any]) -> bool:
     if any(k in schema for k in ("enum", "const", "pattern", "format")):
         return False
     words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ")
-    return not _CODE_LIKE.search(f"{words} {schema.get('description', '')}")
+    said = _THE_TOOL.sub(" ", str(schema.get("description", "")))
+    return not _CODE_LIKE.search(f"{words} {said}")

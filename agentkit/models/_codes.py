@@ -186,6 +186,7 @@ def _spellings(value: str) -> list[tuple[str, re.RegexFlag]]:
     spelled = {lowered, lowered.replace("_", " ").replace("-", " ")}
     if lowered.endswith("s") and len(lowered) > 4 and not lowered.endswith("ss"):
         spelled.add(lowered[:-1])  # "tolls" named by "toll roads"
+    spelled.update([_IRREGULAR[w] for w in spelled if w in _IRREGULAR])  # "children"
     names = [(name, re.IGNORECASE) for name in sorted(spelled)]
     names += [(name, re.IGNORECASE) for name in _UNIT_NAMES.get(lowered, [])]
     if len(value) >= 2 and value.isupper():
@@ -201,6 +202,12 @@ def _as_written(text: str, value: str) -> list[tuple[int, int, str]]:
     found = itertools.islice(pattern.finditer(text), MAX_MENTIONS)
     return [(m.start(), m.end(), value) for m in found]
 
+
+_IRREGULAR = {
+    "child": "children", "person": "people", "man": "men", "woman": "women",
+    "foot": "feet", "tooth": "teeth", "mouse": "mice", "goose": "geese",
+}  # fmt: skip
+"""Singular values whose plural is no "-s": "children" names `child`."""
 
 MAX_ENUM_VALUES = 500
 """Enum values looked for in a request (the rest are never narrowed to)."""

@@ -328,7 +328,7 @@ _OPTION_CUE = re.compile(
     r"|['\"\u2019\u201d]\s*(?:or|/)\s*['\"\u2018\u201c]",
     re.IGNORECASE,
 )
-EXAMPLE_CUES = r"e\.g\.|eg\.|i\.e\.|for example|for instance|such as|like"
+EXAMPLE_CUES = r"e\.g\.|eg\.|i\.e\.|for example|for instance|such as|like|examples?:"
 """The words that introduce a description's examples, as a regular expression's alternatives."""
 _EXAMPLE_CUE = re.compile(rf"\b(?:{EXAMPLE_CUES})", re.IGNORECASE)
 
