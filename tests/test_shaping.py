@@ -1842,7 +1842,7 @@ def test_a_required_string_whose_description_lists_choices_takes_one_of_them() -
          "level": {"type": "string", "description": "Detail. Can be 'summary' or 'detailed'."}},
         ["company", "level"],
     )  # fmt: skip
-    (call,) = calls_of("Give me detail information about stocks of Apple Inc.", stocks)
+    (call,) = calls_of("Give me information about stocks of Apple Inc.", stocks)
     assert call["level"]["enum"] == ["summary", "detailed"]  # no span of the request
     (call,) = calls_of("A summary of the stocks of Apple Inc.", stocks)
     assert call["level"]["enum"] == ["summary"]
@@ -1884,3 +1884,94 @@ def test_examples_after_a_colon_are_no_choices() -> None:
     )  # fmt: skip
     (call,) = calls_of("The weather in San Pablo, CA tomorrow", weather)
     assert "San Francisco, CA" not in call["city"].get("enum", [])
+
+
+def test_a_choice_is_named_by_a_distinctive_first_word() -> None:
+    library = schema_tool(
+        "find_library",
+        {"city": {"type": "string"},
+         "wants": {"type": "array", "items": {"type": "string",
+                   "enum": ["Pet-friendly", "Disabled Access", "Cafe Inside", "Study Rooms",
+                            "Study Carrels"]}}},
+        ["city", "wants"],
+    )  # fmt: skip
+    (call,) = calls_of(
+        "A pet-friendly library in Oslo with facilities for disabled people", library
+    )
+    assert call["wants"]["prefixItems"] == [{"const": "Pet-friendly"}, {"const": "Disabled Access"}]
+    (call,) = calls_of("A pet-friendly library in Oslo where I can study", library)
+    assert call["wants"]["prefixItems"] == [{"const": "Pet-friendly"}]  # "study" begins two
+
+
+def test_a_choice_ending_in_ed_is_named_by_its_stem() -> None:
+    stocks = schema_tool(
+        "stock_info",
+        {
+            "company": {"type": "string"},
+            "level": {"type": "string", "enum": ["summary", "detailed"]},
+        },
+        ["company", "level"],
+    )
+    (call,) = calls_of("Give me detail information about stocks of Apple Inc.", stocks)
+    assert call["level"]["enum"] == ["detailed"]
+
+
+def test_a_name_holding_a_word_of_the_parameters_name_is_its_value() -> None:
+    schedule = schema_tool(
+        "team_schedule",
+        {"team_name": {"type": "string", "description": "The team."},
+         "league": {"type": "string", "description": "The league."}},
+        ["team_name", "league"],
+    )  # fmt: skip
+    (call,) = calls_of("The next 6 games of Manchester United in the Premier League", schedule)
+    assert call["league"]["enum"] == ["Premier League"]
+    assert "Manchester United" in call["team_name"]["enum"]
+
+
+def test_a_clause_naming_one_of_two_sibling_tools_asks_that_one() -> None:
+    def store(name: str) -> Tool:
+        return schema_tool(
+            f"{name}.vegan_products",
+            {"location": {"type": "string"},
+             "categories": {"type": "array", "items": {"type": "string",
+                            "enum": ["vegan", "gluten-free"]}}},
+            ["location", "categories"],
+        )  # fmt: skip
+
+    walmart, wholefoods = store("walmart"), store("wholefoods")
+    planned = plan_calls(
+        "Get me a list of available vegetarian and gluten-free foods at the Walmart near Denver.",
+        [wholefoods, walmart],
+        "walmart.vegan_products",
+        lambda text: "walmart.vegan_products" if "Walmart" in text else "wholefoods.vegan_products",
+        CallShaping(),
+    )
+    assert [c.tool.name for c in planned] == ["walmart.vegan_products"]
+
+
+def test_a_country_takes_the_country_an_adjective_of_nationality_names() -> None:
+    history = schema_tool(
+        "key_events",
+        {"country": {"type": "string", "description": "The country."},
+         "start_year": {"type": "integer"}},
+        ["country", "start_year"],
+    )  # fmt: skip
+    (call,) = calls_of("Key events in German history from 1871", history)
+    assert call["country"]["enum"][0] == "Germany" and "German" not in call["country"]["enum"]
+
+
+def test_a_nested_range_takes_its_bounds_in_order() -> None:
+    homes = schema_tool(
+        "find_homes",
+        {"city": {"type": "string"}, "bedrooms": {"type": "integer"},
+         "budget": {"type": "object", "properties": {"min": {"type": "number"},
+                                                     "max": {"type": "number"}}}},
+        ["city", "bedrooms", "budget"],
+    )  # fmt: skip
+    (call,) = calls_of("A 3 bedroom villa within $300,000 to $400,000 in San Diego", homes)
+    budget = call["budget"]
+    assert budget["properties"]["min"]["enum"] == [300000]
+    assert budget["properties"]["max"]["enum"] == [400000]
+    assert budget["required"] == ["min", "max"]
+    (call,) = calls_of("A 3 bedroom villa for $300,000 in San Diego", homes)
+    assert "required" not in call["budget"]  # no range written: the bounds stay optional

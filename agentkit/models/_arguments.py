@@ -13,7 +13,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime
+import itertools
 import re
+from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -63,7 +65,7 @@ _THE_TOOL = re.compile(r"\b(?:the|this)\s+function\s+(?:will|would|can|may|retur
 """A description speaking of the tool itself ("the function will fetch ..."), not of code."""
 _PROPER = re.compile(
     r"city|country|location|place|artist|author|player|team|company|actor|director|person|"
-    r"brand|museum|hotel|restaurant|composer|singer|band|athlete",
+    r"brand|museum|hotel|restaurant|composer|singer|band|athlete|league",
     re.IGNORECASE,
 )
 """Parameters that take a proper name: offered the request's names (capitalised or quoted)."""
@@ -618,9 +620,13 @@ def _ground(
         return
     kind = node.get("type")
     if kind == "object":
-        for key, sub in (node.get("properties") or {}).items():
+        properties = node.get("properties") or {}
+        for key, sub in properties.items():
             if isinstance(sub, dict):
                 _ground(sub, key, spans, numbers, depth + 1)
+        bounds = _range(properties, spans.text, numbers)
+        if bounds and "required" not in node:  # "within $300,000 to $400,000": both bounds
+            node["required"] = list(bounds)
     elif kind == "array" and isinstance(node.get("items"), dict):
         chosen = node["items"].get("type") == "string" and _fixed(node["items"])  # the tool's
         _ground(node["items"], name, spans, numbers, depth + 1, str(node.get("description", "")))
@@ -631,6 +637,47 @@ def _ground(
         allowed = _numbers_for(name, node, numbers, said)
         if allowed:
             node["enum"] = allowed
+
+
+_LOW = re.compile(r"^(?:min|minimum|low|lower|from|start)(?:_|$)|_(?:min|minimum|low)$", re.I)
+_HIGH = re.compile(r"^(?:max|maximum|high|upper|to|end)(?:_|$)|_(?:max|maximum|high)$", re.I)
+_RANGE_GAP = re.compile(r"\s*(?:to|-|\u2013|and)\s*", re.IGNORECASE)
+
+
+def _range(
+    properties: dict[str, Any], text: str, numbers: list[_values.Value]
+) -> tuple[str, str] | None:
+    """An object's low and high bounds set to the one range the text writes, if it has them.
+
+    `min` and `max` of a budget "within $300,000 to $400,000" take 300000 and 400000 (not the
+    "3 bedroom" before them); the names of the bounds, else None.
+    """
+    numeric = [
+        n
+        for n, s in properties.items()
+        if isinstance(s, dict) and s.get("type") in ("number", "integer")
+    ]
+    lows = [n for n in numeric if _LOW.search(n)]
+    highs = [n for n in numeric if _HIGH.search(n)]
+    if len(lows) != 1 or len(highs) != 1:
+        return None
+    low, high = properties[lows[0]], properties[highs[0]]
+    pairs = [
+        (a, b)
+        for a, b in itertools.pairwise(_values.distinct(numbers))
+        if a.start < b.start
+        and _RANGE_GAP.fullmatch(text[a.start + len(a.text) : b.start])
+        and isinstance(a.value, int | float)
+        and isinstance(b.value, int | float)
+        and a.value < b.value
+    ]
+    if len(pairs) != 1:
+        return None
+    a, b = pairs[0]
+    if a.value not in low.get("enum", [a.value]) or b.value not in high.get("enum", [b.value]):
+        return None
+    low["enum"], high["enum"] = [a.value], [b.value]
+    return lows[0], highs[0]
 
 
 def _ground_array(node: dict[str, Any], spans: _Spans, *, chosen: bool) -> None:
@@ -690,14 +737,25 @@ def _lists(items: dict[str, Any], text: str, *, chosen: bool = False) -> list[li
 
 
 def _choices_named(items: dict[str, Any], text: str, others: Collection[str]) -> list[str]:
-    """The array's choices that the text names, in the order written.
+    """The array's choices that the text names: as written, then by their first word alone.
 
+    First in the order written, then those named by a first word of five letters or more that
+    begins no other choice ("facilities for disabled people": "Disabled Access").
     A mention inside one of `others` (the other parameters' choices) is theirs: "violin" of
     "violin lessons" names no instrument beside services of "Violin Lessons".
     """
     strings = [v for v in items.get("enum") or () if isinstance(v, str)]
     rivals = [v for v in others if v not in strings]
-    return [c.code for c in _codes.enum_mentions(text, strings + rivals) if c.code in strings]
+    found = _codes.enum_mentions(text, strings + rivals)
+    named = [c.code for c in found if c.code in strings]
+    spoken = {w for c in found for w in text[c.start : c.end].lower().split()}
+    heads = Counter(v.split()[0].lower() for v in strings + rivals if " " in v)
+    words = set(re.findall(r"[a-z]+", text[:10_000].lower())) - spoken
+    for value in strings:  # "facilities for disabled people": "Disabled Access"
+        head = value.split()[0].lower() if " " in value else ""
+        if value not in named and len(head) >= 5 and heads[head] == 1 and head in words:
+            named.append(value)
+    return named
 
 
 def _lead_with(node: dict[str, Any], named: list[str]) -> None:
@@ -758,8 +816,11 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
         theirs = {v for n, vs in spans.exemplified.items() if n != name for v in vs}
         fitting = [f for f in fitting if f not in theirs] or fitting  # "Italian" is a cuisine
         fitting = _exemplified(node, spans.own or spans.text, fitting) or fitting
+        if "country" in _name_words(name):  # "German history": Germany, not "German"
+            adjectives = spans.own_first(_nationalities)
+            fitting = _countries(adjectives) + [f for f in fitting if f not in adjectives]
         if fitting:
-            node["enum"] = fitting
+            node["enum"] = list(dict.fromkeys(fitting))
 
 
 _FORMULA_NAME = re.compile(r"\b(?:function|expression|formula|equation|polynomial)s?\b", re.I)
@@ -874,6 +935,16 @@ def _days(text: str) -> list[str]:
     found = [(m.start(), m.group()) for m in _DAY_WORDS.finditer(text[:10_000])]
     found += [(v.start, v.text) for v in _values.dates(text)]
     return list(dict.fromkeys(day for _, day in sorted(found)))
+
+
+def _nationalities(text: str) -> list[str]:
+    """The adjectives of nationality a text writes, capitalised, in order ("German")."""
+    found = re.findall(r"\b[A-Z][a-z]+\b", text[:10_000])
+    return list(dict.fromkeys(w for w in found if w.lower() in _codes.COUNTRIES))
+
+
+def _countries(nationalities: list[str]) -> list[str]:
+    return [_codes.COUNTRIES[w.lower()] for w in nationalities]
 
 
 def _a_day(span: str) -> bool:
@@ -1074,7 +1145,9 @@ def _names_for(name: str, spans: list[str], text: str) -> list[str]:
     """
     if _PROPER.search(name):
         named = {str(v.value) for v in _values.names(text)} - _values.CALENDAR
-        return [s for s in spans if s in named] or spans
+        names = [s for s in spans if s in named]
+        own = _name_words(name)  # "Premier League" is a league's, "British Museum" a museum's
+        return [s for s in names if own & set(s.lower().split())] or names or spans
     return spans
 
 

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 __all__ = [
+    "COUNTRIES",
     "CURRENCIES",
     "LANGUAGES",
     "TICKERS",
@@ -39,6 +40,25 @@ LANGUAGES = {
     "catalan": "ca", "swahili": "sw", "tagalog": "tl", "malay": "ms", "persian": "fa",
 }  # fmt: skip
 """Language names to ISO 639-1 codes."""
+
+COUNTRIES = {
+    "american": "United States", "british": "United Kingdom", "english": "England",
+    "french": "France", "german": "Germany", "italian": "Italy", "spanish": "Spain",
+    "portuguese": "Portugal", "dutch": "Netherlands", "belgian": "Belgium", "swiss": "Switzerland",
+    "austrian": "Austria", "swedish": "Sweden", "norwegian": "Norway", "danish": "Denmark",
+    "finnish": "Finland", "polish": "Poland", "russian": "Russia", "ukrainian": "Ukraine",
+    "greek": "Greece", "turkish": "Turkey", "irish": "Ireland", "scottish": "Scotland",
+    "chinese": "China", "japanese": "Japan", "korean": "South Korea", "indian": "India",
+    "pakistani": "Pakistan", "thai": "Thailand", "vietnamese": "Vietnam",
+    "indonesian": "Indonesia", "filipino": "Philippines", "australian": "Australia",
+    "canadian": "Canada", "mexican": "Mexico", "brazilian": "Brazil", "argentine": "Argentina",
+    "argentinian": "Argentina", "chilean": "Chile", "peruvian": "Peru", "colombian": "Colombia",
+    "egyptian": "Egypt", "moroccan": "Morocco", "nigerian": "Nigeria", "kenyan": "Kenya",
+    "ethiopian": "Ethiopia", "israeli": "Israel", "iranian": "Iran", "iraqi": "Iraq",
+    "saudi": "Saudi Arabia", "czech": "Czech Republic", "hungarian": "Hungary",
+    "romanian": "Romania",
+}  # fmt: skip
+"""Adjectives of nationality to the country they name ("German history": Germany)."""
 
 CURRENCIES = {
     "us dollar": "USD", "u.s. dollar": "USD", "american dollar": "USD", "dollar": "USD",
@@ -186,6 +206,8 @@ def _spellings(value: str) -> list[tuple[str, re.RegexFlag]]:
     spelled = {lowered, lowered.replace("_", " ").replace("-", " ")}
     if lowered.endswith("s") and len(lowered) > 4 and not lowered.endswith("ss"):
         spelled.add(lowered[:-1])  # "tolls" named by "toll roads"
+    if lowered.endswith("ed") and len(lowered) > 6 and lowered.isalpha():
+        spelled.update((lowered[:-1], lowered[:-2]))  # "detailed" by "detail", "advanced"
     spelled.update([_IRREGULAR[w] for w in spelled if w in _IRREGULAR])  # "children"
     names = [(name, re.IGNORECASE) for name in sorted(spelled)]
     names += [(name, re.IGNORECASE) for name in _UNIT_NAMES.get(lowered, [])]

@@ -298,7 +298,10 @@ def _units(
         whole = None if _points_back(part) else route(part)
         pieces = _values.conjuncts(part)
         names = [route(piece) for piece in pieces] if len(pieces) > 1 else []
-        if (
+        named = _sibling_named(part, names, by_name)
+        if named:  # "vegetarian and gluten-free foods at the Walmart": Walmart's, not two stores
+            pieces, names = [part], [named]
+        elif (
             len({n for n in names if n in by_name}) < 2
             or _argues(pieces[1:], names[1:], by_name, by_name.get(whole or ""))
             or _short_of_values(pieces, names, by_name, query)
@@ -317,6 +320,25 @@ def _units(
             if name and _writes_value(query[at : units[-1][1]]):
                 asked.add(name)
     return units
+
+
+def _sibling_named(clause: str, routed: list[str | None], by_name: dict[str, Tool]) -> str | None:
+    """The one tool of the clause's conjuncts that the clause names, when they are siblings.
+
+    Siblings take the same parameters and differ by name (`walmart.vegan_products`,
+    `wholefoods.vegan_products`): a clause that writes a word of one's name that the others
+    lack ("at the Walmart") asks that one, whichever its conjuncts were routed to.
+    """
+    tools = [by_name[n] for n in dict.fromkeys(routed) if n in by_name]
+    if len(tools) < 2:
+        return None
+    keys = {frozenset(t.parameters.get("properties") or ()) for t in tools}
+    if len(keys) > 1:
+        return None
+    written = set(re.findall(r"[a-z]+", clause.lower()))
+    shared = set.intersection(*(_words(t.name) for t in tools))
+    named = [t.name for t in tools if (_words(t.name) - shared) & written]
+    return named[0] if len(named) == 1 else None
 
 
 def _points_back(clause: str) -> bool:
