@@ -1975,3 +1975,17 @@ def test_a_nested_range_takes_its_bounds_in_order() -> None:
     assert budget["required"] == ["min", "max"]
     (call,) = calls_of("A 3 bedroom villa for $300,000 in San Diego", homes)
     assert "required" not in call["budget"]  # no range written: the bounds stay optional
+
+
+def test_blank_and_odd_choices_plan_without_error() -> None:
+    odd = schema_tool(
+        "odd",
+        {"city": {"type": "string"},
+         "tags": {"type": "array", "items": {"type": "string",
+                  "enum": [" ", "  ", "", "Disabled Access", "x y", 3]}},
+         "budget": {"type": "object", "properties": {"min": {"type": "number"},
+                    "max": {"type": "number", "description": "Default is 1e999999"}}}},
+        ["city", "tags", "budget"],
+    )  # fmt: skip
+    (call,) = calls_of("A disabled friendly place in Oslo from 9 to 5, x y", odd)
+    assert call["tags"]["prefixItems"] == [{"const": "x y"}, {"const": "Disabled Access"}]

@@ -749,13 +749,19 @@ def _choices_named(items: dict[str, Any], text: str, others: Collection[str]) ->
     found = _codes.enum_mentions(text, strings + rivals)
     named = [c.code for c in found if c.code in strings]
     spoken = {w for c in found for w in text[c.start : c.end].lower().split()}
-    heads = Counter(v.split()[0].lower() for v in strings + rivals if " " in v)
+    heads = Counter(_head(v) for v in strings + rivals)
     words = set(re.findall(r"[a-z]+", text[:10_000].lower())) - spoken
     for value in strings:  # "facilities for disabled people": "Disabled Access"
-        head = value.split()[0].lower() if " " in value else ""
+        head = _head(value)
         if value not in named and len(head) >= 5 and heads[head] == 1 and head in words:
             named.append(value)
     return named
+
+
+def _head(value: str) -> str:
+    """The first word of a choice of two words or more, lowered ("" for a single word)."""
+    words = value.lower().split()
+    return words[0] if len(words) >= 2 else ""
 
 
 def _lead_with(node: dict[str, Any], named: list[str]) -> None:
