@@ -283,8 +283,8 @@ def _bound_numbers(
     of 25" is `fuel_efficiency`'s, not `efficiency_reduction`'s; of a tie, to those that state
     no default), which then takes only such numbers; the other parameters are offered the rest
     (when any is left, else a default they state), each its own in the order written when
-    there are as many left as parameters. Parameters that claim the
-    same numbers, fewer than they are, are offered the rest too.
+    there are as many left as parameters. Parameters that claim the same numbers, fewer than
+    they are, are offered the rest too.
     """
     numeric = [
         n
@@ -741,6 +741,7 @@ def _choices_named(items: dict[str, Any], text: str, others: Collection[str]) ->
 
     First in the order written, then those named by a first word of five letters or more that
     begins no other choice ("facilities for disabled people": "Disabled Access").
+
     A mention inside one of `others` (the other parameters' choices) is theirs: "violin" of
     "violin lessons" names no instrument beside services of "Violin Lessons".
     """
@@ -950,6 +951,7 @@ def _nationalities(text: str) -> list[str]:
 
 
 def _countries(nationalities: list[str]) -> list[str]:
+    """The countries adjectives of nationality name ("German": Germany)."""
     return [_codes.COUNTRIES[w.lower()] for w in nationalities]
 
 
