@@ -1989,3 +1989,28 @@ def test_blank_and_odd_choices_plan_without_error() -> None:
     )  # fmt: skip
     (call,) = calls_of("A disabled friendly place in Oslo from 9 to 5, x y", odd)
     assert call["tags"]["prefixItems"] == [{"const": "x y"}, {"const": "Disabled Access"}]
+
+
+def test_a_request_naming_the_provider_of_a_tool_alike_the_choice_asks_that_one() -> None:
+    genre = {"genre": {"type": "string"}}
+    google = schema_tool("google.books_search", genre, ["genre"])
+    library = schema_tool("library.search_books", {"city": {"type": "string"}, **genre}, ["genre"])
+    planned = plan_calls(
+        "Can I find a historical fiction book at the New York public library?",
+        [google, library],
+        "google.books_search",
+        lambda _: "google.books_search",
+        CallShaping(),
+    )
+    assert [c.tool.name for c in planned] == ["library.search_books"]
+    numbers = {"current": {"type": "number"}, "distance": {"type": "number"}}
+    biot = schema_tool("electromagnetism.biot_savart_law", numbers, ["current", "distance"])
+    ampere = schema_tool("electromagnetism.ampere_law", numbers, ["current", "distance"])
+    planned = plan_calls(
+        "The magnetic field at 8 meters from a current of 12 Amperes",
+        [biot, ampere],
+        "electromagnetism.biot_savart_law",
+        lambda _: "electromagnetism.biot_savart_law",
+        CallShaping(),
+    )
+    assert [c.tool.name for c in planned] == ["electromagnetism.biot_savart_law"]  # a unit

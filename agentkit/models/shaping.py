@@ -152,6 +152,7 @@ def plan_calls(
         shaping: which parts of shaping apply.
     """
     by_name = {t.name: t for t in tools}
+    chosen = _named_alike(query, chosen, by_name)
     intents = _intents(query, chosen, route, by_name) if shaping.split_intents else []
     intents = intents or [(by_name[chosen], query)]
     if shaping.ground:
@@ -339,6 +340,30 @@ def _sibling_named(clause: str, routed: list[str | None], by_name: dict[str, Too
     shared = set.intersection(*(_words(t.name) for t in tools))
     named = [t.name for t in tools if (_words(t.name) - shared) & written]
     return named[0] if len(named) == 1 else None
+
+
+def _named_alike(query: str, chosen: str, by_name: dict[str, Tool]) -> str:
+    """The tool the request names among those whose names are alike the router's choice.
+
+    Tools alike share two or more words of their names (`google.books_search`,
+    `library.search_books`): a request that writes the provider one's name begins with, a
+    word the choice's name lacks ("at the New York public library"), and none of the choice's
+    own words, asks that one. Only a provider: "12 Amperes" asks no `electromagnetism.
+    ampere_law` beside `electromagnetism.biot_savart_law`.
+    """
+
+    def words(name: str) -> set[str]:  # "cars" and "car" alike
+        return {w.removesuffix("s") for w in _words(name)}
+
+    own = words(chosen)
+    alike = [n for n in by_name if n != chosen and len(words(n) & own) >= 2]
+    if not alike or chosen not in by_name:
+        return chosen
+    written = {w.removesuffix("s") for w in re.findall(r"[a-z]+", query[:10_000].lower())}
+    if (own - set().union(*map(words, alike))) & written:
+        return chosen  # the choice is named itself
+    named = [n for n in alike if "." in n and (words(n.split(".")[0]) - own) & written]
+    return named[0] if len(named) == 1 else chosen
 
 
 def _points_back(clause: str) -> bool:
