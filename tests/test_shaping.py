@@ -1680,26 +1680,22 @@ def test_array_choices_named_lead_and_the_rest_may_follow() -> None:
     assert "prefixItems" not in call["instruments"]
 
 
+MUSEUM = schema_tool(
+    "exhibition",
+    {"name": {"type": "string"},
+     "visitors": {"type": "array", "items": {"type": "string", "enum": ["adult", "child"]}}},
+    ["name", "visitors"],
+)  # fmt: skip
+
+
 def test_every_choice_named_leaves_no_other_to_follow() -> None:
-    museum = schema_tool(
-        "exhibition",
-        {"name": {"type": "string"},
-         "visitors": {"type": "array", "items": {"type": "string", "enum": ["adult", "child"]}}},
-        ["name", "visitors"],
-    )  # fmt: skip
-    (call,) = calls_of("Tickets for 'Deep Time', one adult; the child goes free.", museum)
+    (call,) = calls_of("Tickets for 'Deep Time', one adult; the child goes free.", MUSEUM)
     assert call["visitors"]["prefixItems"] == [{"const": "adult"}, {"const": "child"}]
     assert call["visitors"]["maxItems"] == 2
 
 
 def test_an_irregular_plural_names_its_choice() -> None:
-    museum = schema_tool(
-        "exhibition",
-        {"name": {"type": "string"},
-         "visitors": {"type": "array", "items": {"type": "string", "enum": ["adult", "child"]}}},
-        ["name", "visitors"],
-    )  # fmt: skip
-    (call,) = calls_of("Prices of 'Deep Time' for children and adults.", museum)
+    (call,) = calls_of("Prices of 'Deep Time' for children and adults.", MUSEUM)
     assert call["visitors"]["enum"] == [["child", "adult"]]
 
 

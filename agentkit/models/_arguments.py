@@ -295,7 +295,7 @@ def _bound_numbers(
     if len(numeric) < 2:
         return {}
     keys = {n: _name_words(n) for n in numeric}
-    defaulted = {n for n in numeric if _stated_default(properties[n])}
+    stated = {n: _stated_default(properties[n]) for n in numeric}
     claims = []
     for value in numbers:
         assigned = {n for n in numeric if _assigns(text, n, value)}  # "a = 2, b = 5"
@@ -303,7 +303,7 @@ def _bound_numbers(
         scores = {n: sum(any(_alike(k, w) for w in beside) for k in keys[n]) for n in numeric}
         best = max(scores.values())
         claim = assigned or {n for n, score in scores.items() if score == best > 0}
-        claims.append({n for n in claim if n not in defaulted} or claim)  # a tie: no default
+        claims.append({n for n in claim if not stated[n]} or claim)  # a tie: no default
     out = {}
     rest = [v for v, c in zip(numbers, claims, strict=True) if not c]
     for name in numeric:
@@ -311,7 +311,7 @@ def _bound_numbers(
         alike = [n for n in numeric if all((name in c) == (n in c) for c in claims)]
         if len(mine) < len(alike):  # "revenues of $1M in 2019 and $1.2M": one each, in turn
             mine += rest
-        out[name] = mine or rest or _stated_default(properties[name]) or numbers
+        out[name] = mine or rest or stated[name] or numbers
     unclaimed = [n for n in numeric if not any(n in c for c in claims)]
     if len(unclaimed) == len(rest) >= 2:  # "coefficients 2, 3 and -4": a, b, c in turn
         out.update((name, [value]) for name, value in zip(unclaimed, rest, strict=True))
@@ -331,7 +331,7 @@ def _stated_default(node: dict[str, Any]) -> list[_values.Value]:
     return _values.numbers(stated.group(1))[:1] if stated else []
 
 
-_STATED_DEFAULT = re.compile(r"\bdefault(?: value)?(?: is| to|:)\s*(-?[\d.,]+(?:e-?\d+)?)", re.I)
+_STATED_DEFAULT = re.compile(rf"{_values.DEFAULT_CUE}\s*(-?[\d.,]+(?:e-?\d+)?)", re.I)
 
 
 def _assigns(text: str, name: str, value: _values.Value) -> bool:
@@ -824,8 +824,8 @@ def _ground_string(node: dict[str, Any], name: str, spans: _Spans) -> None:
         fitting = [f for f in fitting if f not in theirs] or fitting  # "Italian" is a cuisine
         fitting = _exemplified(node, spans.own or spans.text, fitting) or fitting
         if "country" in _name_words(name):  # "German history": Germany, not "German"
-            adjectives = spans.own_first(_nationalities)
-            fitting = _countries(adjectives) + [f for f in fitting if f not in adjectives]
+            written = spans.own_first(_countries)
+            fitting = [*written.values(), *(f for f in fitting if f not in written)]
         if fitting:
             node["enum"] = list(dict.fromkeys(fitting))
 
@@ -944,27 +944,18 @@ def _days(text: str) -> list[str]:
     return list(dict.fromkeys(day for _, day in sorted(found)))
 
 
-def _nationalities(text: str) -> list[str]:
-    """The adjectives of nationality a text writes, capitalised, in order ("German")."""
-    found = re.findall(r"\b[A-Z][a-z]+\b", text[:10_000])
-    return list(dict.fromkeys(w for w in found if w.lower() in _codes.COUNTRIES))
-
-
-def _countries(nationalities: list[str]) -> list[str]:
-    """The countries adjectives of nationality name ("German": Germany)."""
-    return [_codes.COUNTRIES[w.lower()] for w in nationalities]
+def _countries(text: str) -> dict[str, str]:
+    """The countries the adjectives of nationality a text writes name, by the words written."""
+    return {text[c.start : c.end]: c.code for c in _codes.mentioned(text, _codes.COUNTRIES)}
 
 
 def _a_day(span: str) -> bool:
     """Whether a span is only a day: "Friday", "next Friday", "May 5", "tomorrow"."""
-    return bool(_A_DAY.fullmatch(span)) or (_days(span) == [span] and span.lower() != "weekend")
-
-
-_A_DAY = re.compile(
-    r"(?:(?:this|next|last|coming)\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
-    r"sunday|january|february|march|april|june|july|august|september|october|november|december)",
-    re.IGNORECASE,
-)
+    words = span.split()
+    if 1 <= len(words) <= 2 and words[-1].capitalize() in _values.CALENDAR - {"May"}:
+        if len(words) == 1 or words[0].lower() in ("this", "next", "last", "coming"):
+            return True
+    return _days(span) == [span] and span.lower() != "weekend"
 
 
 _ARITHMETIC = re.compile(r"\b(?:expressions?|formula|arithmetic|calculation)\b", re.IGNORECASE)

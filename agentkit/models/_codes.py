@@ -146,7 +146,7 @@ def mentioned(text: str, table: dict[str, str]) -> list[Code]:
         word = match.group(1).lower()
         code = table.get(word) or table.get(word.removesuffix("s")) or table.get(word[:-2])
         if code and all(c.code != code for c in out):
-            out.append(Code(code, match.start()))
+            out.append(Code(code, match.start(), match.end()))
     return out
 
 

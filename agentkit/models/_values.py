@@ -328,6 +328,8 @@ _OPTION_CUE = re.compile(
     r"|['\"\u2019\u201d]\s*(?:or|/)\s*['\"\u2018\u201c]",
     re.IGNORECASE,
 )
+DEFAULT_CUE = r"\bdefaults?(?: value)?(?: is| to|:)"
+"""The words that state a description's default ("Default value is", "defaults to")."""
 EXAMPLE_CUES = r"e\.g\.|eg\.|i\.e\.|for example|for instance|such as|like|examples?:"
 """The words that introduce a description's examples, as a regular expression's alternatives."""
 _EXAMPLE_CUE = re.compile(rf"\b(?:{EXAMPLE_CUES})", re.IGNORECASE)

@@ -73,7 +73,7 @@ __all__ = [
 _EXAMPLE_TEXT = re.compile(
     rf"[\s,]*(?:\(\s*)?\b(?:{_values.EXAMPLE_CUES})[^.;)]*[.;)]?", re.IGNORECASE
 )
-_DEFAULT_TEXT = re.compile(r"\s*\(?\bdefaults?(?: value)?(?: is| to|:)[^.;)]*[.;)]?", re.IGNORECASE)
+_DEFAULT_TEXT = re.compile(rf"\s*\(?{_values.DEFAULT_CUE}[^.;)]*[.;)]?", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
