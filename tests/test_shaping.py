@@ -383,6 +383,32 @@ def test_clauses_of_the_same_tool_are_one_intent() -> None:
     assert len(calls) == 1
 
 
+def test_every_clause_routed_to_one_tool_outvotes_the_whole_request_s_choice() -> None:
+    place = {"type": "string"}
+    route = schema_tool("route", {"start": place, "destination": place}, ["start", "destination"])
+    club = schema_tool("chess_club", {"name": place, "city": place}, ["name", "city"])
+    text = "What is the fastest route from London to Edinburgh for a chess championship? Also "
+    text += "provide an estimate of the distance."
+
+    def by_clause(part: str) -> str:
+        return "route"
+
+    (call,) = plan_calls(text, [route, club], "chess_club", by_clause, CallShaping())
+    assert call.tool.name == "route"
+    assert call.parameters["properties"]["start"]["enum"] == ["London"]
+    # one clause alone does not outvote the whole request
+    (call,) = plan_calls(text.split("?")[0] + "?", [route, club], "chess_club", by_clause,
+                         CallShaping())  # fmt: skip
+    assert call.tool.name == "chess_club"
+    # nor one clause beside a clause routed to no tool
+
+    def first_only(part: str) -> str | None:
+        return "route" if "route" in part else None
+
+    (call,) = plan_calls(text, [route, club], "chess_club", first_only, CallShaping())
+    assert call.tool.name == "chess_club"
+
+
 def test_names_varying_in_one_parameter_make_one_call_each() -> None:
     tool = schema_tool(
         "translate", {"text": {"type": "string"}, "target_language": {"type": "string"}},

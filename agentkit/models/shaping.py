@@ -258,7 +258,11 @@ def _intents(
 
     A clause routed to another tool than the one before starts an intent; others add to the
     intent before them, with the words between as the request writes them (whether an
-    intent is then several calls is for `_parallel.shares` to say).
+    intent is then several calls is for `_parallel.shares` to say). One intent of another tool
+    than `chosen` (the router's choice for the whole request) stands only when two or more
+    clauses are routed, all to its tool: "the fastest route from London to Edinburgh for a
+    chess championship? Also an estimate of the distance." asks the route planner, though the
+    whole request reads closest to a chess club's tool.
     """
     units = _units(query, route, by_name)
     if len(units) < 2:
@@ -274,8 +278,10 @@ def _intents(
         elif lead is None:
             lead = start
     intents = [(tool, query[start:end]) for tool, start, end in spans]
-    if all(tool.name != chosen for tool, _ in intents) and len(intents) == 1:
-        return []
+    if len(intents) == 1 and intents[0][0].name != chosen:
+        routed = [name for _, _, name in units if name]
+        if len(routed) < 2 or set(routed) != {intents[0][0].name}:
+            return []
     return intents
 
 
