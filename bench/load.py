@@ -11,7 +11,9 @@ Each repeat starts a fresh Python process that, timing each phase apart:
    encoder load, the grammar engine's tokenizer, prefill and decoding), with the encoder load
    and the grammar tokenizer also shown apart.
 
-The model must already be converted (`agentkit pull default`, or one `TransformersModel.default()`).
+One process per tree runs first, untimed, so that the timed ones read compiled bytecode, as
+a user's do (the children never inherit `PYTHONDONTWRITEBYTECODE`). The model must already be
+converted (`agentkit pull default`, or one `TransformersModel.default()`).
 With `--compare PATH` the agentkit sources at PATH (e.g. a `git worktree` of an older commit) are
 measured too, with the same Python, in turns (this tree then PATH, PATH then this tree, ...) so
 that the load of a shared machine falls on both alike; the greedy reply's token ids must be the
@@ -144,6 +146,9 @@ def measure(source: Path | None, cache: Path | None = None) -> dict[str, Any]:
         env["AGENTKIT_CACHE"] = str(cache)
     env["TOKENIZERS_PARALLELISM"] = "false"
     env["PYTHONPATH"] = str(source or REPO)
+    # a cached load reads agentkit's compiled bytecode, as that of any installed package; with
+    # PYTHONDONTWRITEBYTECODE set, every process would compile agentkit's sources again
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     done = subprocess.run(
         [sys.executable, __file__, "--child"],
         env=env,
@@ -219,6 +224,8 @@ def main() -> None:
     if args.compare:
         trees["compared"] = args.compare.resolve()
     runs: dict[str, list[dict[str, Any]]] = {label: [] for label in trees}
+    for source in trees.values():  # not counted: writes the bytecode the timed loads read
+        measure(source, args.compare_cache if source is not None else None)
     load_before = os.getloadavg()
     for repeat in range(args.repeats):
         order = list(trees.items())
