@@ -753,6 +753,27 @@ def test_an_optional_string_given_a_quoted_value_after_its_word_is_surfaced() ->
     assert plain.parameters["required"] == ["pokemon"]
 
 
+def test_an_optional_string_whose_example_the_request_writes_is_surfaced() -> None:
+    kind = {"type": "string", "description": "Type of the lawsuit, e.g., 'IPR', 'Patent'."}
+    lawsuits = schema_tool(
+        "lawsuits", {"company": {"type": "string"}, "year": {"type": "integer"}, "kind": kind},
+        ["company", "year"],
+    )  # fmt: skip
+    text = "Find patent lawsuits involving the company 'Apple Inc.' from 2010."
+    (call,) = plan_calls(text, [lawsuits], "lawsuits", lambda _: None, CallShaping())
+    assert call.parameters["required"] == ["company", "year", "kind"]
+    assert call.parameters["properties"]["kind"]["enum"] == ["Patent", "patent"]
+    # a request that writes none of the examples leaves the parameter out
+    text = "Find lawsuits involving the company 'Apple Inc.' from 2010."
+    (plain,) = plan_calls(text, [lawsuits], "lawsuits", lambda _: None, CallShaping())
+    assert "kind" not in plain.parameters["properties"]
+    # an example of two letters is no evidence ("in" beside "e.g. 'IN'")
+    state = {"type": "string", "description": "The state, e.g. 'IN', 'OH'."}
+    shops = schema_tool("shops", {"city": {"type": "string"}, "state": state}, ["city"])
+    (call,) = plan_calls("Shops in Gary", [shops], "shops", lambda _: None, CallShaping())
+    assert "state" not in call.parameters["properties"]
+
+
 def test_a_power_of_ten_is_read_with_its_number() -> None:
     force = schema_tool(
         "force", {"charge": {"type": "number"}, "permittivity": {"type": "number"}},

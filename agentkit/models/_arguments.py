@@ -426,7 +426,8 @@ def _surface(parameters: dict[str, Any], query: str, own: str, tool_name: str = 
     parameter is also named by a distinctive word of its name (then a description's choices
     are all offered); for a parameter that takes no number, a word that is not also one of the
     tool's name or of another parameter's ("cook" does not name `cooking_method` of
-    `calculate_cooking_time`).
+    `calculate_cooking_time`), and by an example of its description that the request writes
+    ("patent lawsuits" beside "e.g., 'IPR', 'Patent'": `Patent`).
     """
     properties = parameters.get("properties")
     if not isinstance(properties, dict):
@@ -479,9 +480,11 @@ def _surfaced(
     if name in required or isinstance(enum, list) or named:
         return name not in required and bool(named)
     others = {w for other, ws in words[1:] if other != name for w in ws}  # other parameters'
+    # "a move named 'Solar Beam'"; "patent lawsuits" beside "Type of the lawsuit, e.g., 'Patent'"
     quoted = _quoted_for(name, own or query, others) if schema.get("type") == "string" else []
-    if quoted:  # "check if it can learn a move named 'Solar Beam'"
-        schema["enum"] = quoted
+    written = quoted or _examples_named(name, schema, own, query)
+    if written:
+        schema["enum"] = written
         return True
     if _mention(query.lower(), name, reserved) is None:
         return False
@@ -490,6 +493,26 @@ def _surfaced(
     elif flag is not None:  # "with details": true; "without": false
         schema["enum"] = [flag]
     return True
+
+
+def _examples_named(name: str, schema: dict[str, Any], own: str, query: str) -> list[str]:
+    """The examples of an optional free string's description that the request writes.
+
+    "Find details of patent lawsuits" beside `case_type` "e.g., 'IPR', 'Patent', 'Commercial'":
+    the request sets the parameter, in the description's spelling ("Patent") or its own.
+    """
+    if not groundable_string(name, schema):
+        return []
+    for text in (own, query):
+        found: list[str] = []
+        for example in _values.examples(str(schema.get("description", ""))):
+            common = len(example) < 3 or example.lower() in _values.STOPWORDS  # "IN", "all"
+            match = None if common else _values.written(example, text)
+            if match:
+                found += [example, match.group()]
+        if found:
+            return list(dict.fromkeys(found))
+    return []
 
 
 def _quoted_for(name: str, text: str, others: set[str]) -> list[str]:
