@@ -503,11 +503,15 @@ def _examples_named(name: str, schema: dict[str, Any], own: str, query: str) -> 
     """
     if not groundable_string(name, schema):
         return []
+    examples = [  # "IN" or "all" says nothing
+        e
+        for e in _values.examples(str(schema.get("description", "")))
+        if len(e) >= 3 and e.lower() not in _values.STOPWORDS
+    ]
     for text in (own, query):
         found: list[str] = []
-        for example in _values.examples(str(schema.get("description", ""))):
-            common = len(example) < 3 or example.lower() in _values.STOPWORDS  # "IN", "all"
-            match = None if common else _values.written(example, text)
+        for example in examples:
+            match = _values.written(example, text)
             if match:
                 found += [example, match.group()]
         if found:
