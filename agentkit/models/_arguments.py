@@ -952,8 +952,10 @@ def _exemplified(node: dict[str, Any], text: str, fitting: list[str]) -> list[st
 
 _FORMAT_ASKED = re.compile(r"format|yyyy|\biso\b|\bmm\b|\bdd\b", re.IGNORECASE)
 _DATE_NAME = re.compile(r"(?:^|_)(?:date|day|when)(?:$|_)|^(?:date|day)[A-Z]|[a-z](?:Date|Day)$")
+_RELATIVE_DAYS = ("this", "next", "last", "coming")
+"""Words that set a day relative to today ("next Friday")."""
 _DAY_WORDS = re.compile(
-    r"\b(?:(?:this|next|last|coming)\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
+    rf"\b(?:(?:{'|'.join(_RELATIVE_DAYS)})\s+)?(?:monday|tuesday|wednesday|thursday|friday|saturday|"
     r"sunday|weekend)\b|\b(?:today|tomorrow|tonight|yesterday)\b",
     re.IGNORECASE,
 )
@@ -980,7 +982,7 @@ def _a_day(span: str) -> bool:
     """Whether a span is only a day: "Friday", "next Friday", "May 5", "tomorrow"."""
     words = span.split()
     if 1 <= len(words) <= 2 and words[-1].capitalize() in _values.CALENDAR - {"May"}:
-        if len(words) == 1 or words[0].lower() in ("this", "next", "last", "coming"):
+        if len(words) == 1 or words[0].lower() in _RELATIVE_DAYS:
             return True
     return _days(span) == [span] and span.lower() != "weekend"
 
